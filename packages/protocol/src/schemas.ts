@@ -1,0 +1,285 @@
+/**
+ * The HTTP contract between the coordinator and its clients (main job, agents, CLI).
+ *
+ * Every request and response body is declared here once, as a TypeBox schema: the
+ * coordinator's routes validate with these schemas and the client validates answers with
+ * them too, and the TypeScript types below are derived from the same objects.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+
+export const PROTOCOL_VERSION = 1;
+
+/* ---------------------------------------------------------------- identifiers */
+
+/** A run id: one CI pipeline (plus an optional group). Built from CI variables. */
+export const RunId = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,199}$' });
+/** Ids the coordinator generates (executions, leases, agents). */
+export const OpaqueId = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' });
+/** An Nx task hash (decimal on current Nx, hex on older ones). */
+export const Hash = Type.String({ pattern: '^[A-Za-z0-9_-]{1,128}$' });
+/** An Nx task id: `project:target[:configuration]`; project names may hold `@` and `/`. */
+export const TaskId = Type.String({ pattern: '^[^\\s:]{1,256}:[^\\s:]{1,128}(:[^\\s:]{1,128})?$' });
+export const Name = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._@/-]{0,127}$' });
+const Ms = Type.Integer({ minimum: 0, maximum: 7 * 24 * 3600 * 1000 });
+const Strict = { additionalProperties: false } as const;
+
+/* ---------------------------------------------------------------- statuses */
+
+export const RUN_STATUSES = ['open', 'completed', 'failed'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+export const TASK_STATUSES = [
+  'pending', // waiting for dependencies
+  'ready', // may be leased
+  'leased', // running on an agent
+  'succeeded',
+  'failed',
+  'skipped', // a dependency failed
+  'cancelled', // the execution ended before it ran
+] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+export const TERMINAL_TASK_STATUSES: ReadonlySet<TaskStatus> = new Set([
+  'succeeded',
+  'failed',
+  'skipped',
+  'cancelled',
+]);
+
+export const EXECUTION_STATUSES = ['running', 'succeeded', 'failed', 'cancelled'] as const;
+export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
+
+/* ---------------------------------------------------------------- errors */
+
+export const ERROR_CODES = [
+  'bad_request',
+  'unauthorized',
+  'forbidden',
+  'not_found',
+  'conflict',
+  'payload_too_large',
+  'not_owner',
+  'run_closed',
+  'internal',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export const ErrorBody = Type.Object(
+  { code: Type.Union(ERROR_CODES.map((c) => Type.Literal(c))), message: Type.String() },
+  Strict,
+);
+export type ErrorBody = Static<typeof ErrorBody>;
+
+/* ---------------------------------------------------------------- health */
+
+export const Health = Type.Object({
+  ok: Type.Boolean(),
+  protocolVersion: Type.Integer(),
+  version: Type.String(),
+});
+export type Health = Static<typeof Health>;
+
+/* ---------------------------------------------------------------- runs */
+
+export const CreateRunRequest = Type.Object(
+  {
+    runId: RunId,
+    agents: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
+    stopAgentsOnFailure: Type.Optional(Type.Boolean()),
+    branch: Type.Optional(Type.String({ maxLength: 256 })),
+  },
+  Strict,
+);
+export type CreateRunRequest = Static<typeof CreateRunRequest>;
+
+export const AgentView = Type.Object({
+  name: Name,
+  parallel: Type.Integer(),
+  joinedAt: Type.Integer(),
+  lastSeenAt: Type.Integer(),
+  tasksRun: Type.Integer(),
+  exited: Type.Boolean(),
+});
+export type AgentView = Static<typeof AgentView>;
+
+export const RunView = Type.Object({
+  runId: RunId,
+  status: Type.Union(RUN_STATUSES.map((s) => Type.Literal(s))),
+  createdAt: Type.Integer(),
+  completedAt: Type.Union([Type.Integer(), Type.Null()]),
+  expectedAgents: Type.Integer(),
+  stopAgentsOnFailure: Type.Boolean(),
+  agents: Type.Array(AgentView),
+  executions: Type.Array(
+    Type.Object({ executionId: OpaqueId, command: Type.String(), status: Type.String() }),
+  ),
+  failedTasks: Type.Array(Type.String()),
+});
+export type RunView = Static<typeof RunView>;
+
+export const CompleteRunRequest = Type.Object(
+  { reason: Type.Optional(Type.String({ maxLength: 1000 })) },
+  Strict,
+);
+export type CompleteRunRequest = Static<typeof CompleteRunRequest>;
+
+/* ---------------------------------------------------------------- executions */
+
+export const PlanTask = Type.Object(
+  {
+    id: TaskId,
+    project: Type.String({ minLength: 1, maxLength: 256 }),
+    target: Type.String({ minLength: 1, maxLength: 128 }),
+    configuration: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    /** Null when Nx hashes the task only once its dependencies' outputs exist. */
+    hash: Type.Union([Hash, Type.Null()]),
+    /** Ids of tasks of this plan that must succeed first. */
+    deps: Type.Array(TaskId, { maxItems: 10000 }),
+  },
+  Strict,
+);
+export type PlanTask = Static<typeof PlanTask>;
+
+export const CreateExecutionRequest = Type.Object(
+  {
+    /** Chosen by the client so that a repeated request creates nothing twice. */
+    executionId: OpaqueId,
+    command: Type.String({ maxLength: 4000 }),
+    tasks: Type.Array(PlanTask, { maxItems: 100000 }),
+  },
+  Strict,
+);
+export type CreateExecutionRequest = Static<typeof CreateExecutionRequest>;
+
+export const TaskView = Type.Object({
+  id: TaskId,
+  project: Type.String(),
+  target: Type.String(),
+  configuration: Type.Union([Type.String(), Type.Null()]),
+  status: Type.Union(TASK_STATUSES.map((s) => Type.Literal(s))),
+  /** The planned hash, or the one the agent computed for a deferred task. */
+  hash: Type.Union([Hash, Type.Null()]),
+  agent: Type.Union([Type.String(), Type.Null()]),
+  exitCode: Type.Union([Type.Integer(), Type.Null()]),
+  attempts: Type.Integer(),
+  durationMs: Type.Union([Type.Integer(), Type.Null()]),
+  /** Why a task failed without a result of its own (agent lost, dependency failed…). */
+  message: Type.Union([Type.String(), Type.Null()]),
+});
+export type TaskView = Static<typeof TaskView>;
+
+export const ExecutionView = Type.Object({
+  executionId: OpaqueId,
+  runId: RunId,
+  command: Type.String(),
+  status: Type.Union(EXECUTION_STATUSES.map((s) => Type.Literal(s))),
+  /** Grows by one with every change to the execution; used for long-polling. */
+  version: Type.Integer(),
+  tasks: Type.Array(TaskView),
+  agentsConnected: Type.Integer(),
+});
+export type ExecutionView = Static<typeof ExecutionView>;
+
+export const WatchExecutionQuery = Type.Object(
+  {
+    /** Answer as soon as the execution's version is greater than this. */
+    since: Type.Optional(Type.Integer({ minimum: -1 })),
+    waitMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 25000 })),
+  },
+  Strict,
+);
+export type WatchExecutionQuery = Static<typeof WatchExecutionQuery>;
+
+export const ReportHashRequest = Type.Object({ taskId: TaskId, hash: Hash }, Strict);
+export type ReportHashRequest = Static<typeof ReportHashRequest>;
+
+export const FinishExecutionRequest = Type.Object(
+  { status: Type.Union([Type.Literal('succeeded'), Type.Literal('failed'), Type.Literal('cancelled')]) },
+  Strict,
+);
+export type FinishExecutionRequest = Static<typeof FinishExecutionRequest>;
+
+/* ---------------------------------------------------------------- agents and leases */
+
+export const JoinRunRequest = Type.Object(
+  { agentName: Name, parallel: Type.Integer({ minimum: 1, maximum: 64 }) },
+  Strict,
+);
+export type JoinRunRequest = Static<typeof JoinRunRequest>;
+
+export const LeaseRequest = Type.Object(
+  {
+    agentName: Name,
+    /** How long the coordinator may hold the request open when nothing is ready. */
+    waitMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 25000 })),
+  },
+  Strict,
+);
+export type LeaseRequest = Static<typeof LeaseRequest>;
+
+export const LeasedTask = Type.Object({
+  leaseId: OpaqueId,
+  executionId: OpaqueId,
+  taskId: TaskId,
+  project: Type.String(),
+  target: Type.String(),
+  configuration: Type.Union([Type.String(), Type.Null()]),
+  hash: Type.Union([Hash, Type.Null()]),
+  attempt: Type.Integer(),
+  leaseMs: Ms,
+});
+export type LeasedTask = Static<typeof LeasedTask>;
+
+export const LeaseResponse = Type.Union([
+  Type.Object({ action: Type.Literal('run'), task: LeasedTask }),
+  Type.Object({ action: Type.Literal('wait'), retryInMs: Ms }),
+  Type.Object({ action: Type.Literal('exit'), reason: Type.String() }),
+]);
+export type LeaseResponse = Static<typeof LeaseResponse>;
+
+export const LeaseHeartbeatRequest = Type.Object({ agentName: Name }, Strict);
+export type LeaseHeartbeatRequest = Static<typeof LeaseHeartbeatRequest>;
+
+export const CompleteLeaseRequest = Type.Object(
+  {
+    agentName: Name,
+    /** The hash the agent's Nx computed for the task (its artifact's key). */
+    hash: Type.Union([Hash, Type.Null()]),
+    exitCode: Type.Integer({ minimum: -1000, maximum: 1000 }),
+    durationMs: Ms,
+    /** Why there is no result of the task's own (the agent could not run it). */
+    message: Type.Optional(Type.String({ maxLength: 4000 })),
+  },
+  Strict,
+);
+export type CompleteLeaseRequest = Static<typeof CompleteLeaseRequest>;
+
+export const CompleteLeaseResponse = Type.Object({
+  /** False when the lease had already expired and another attempt owns the task. */
+  accepted: Type.Boolean(),
+  taskStatus: Type.Union(TASK_STATUSES.map((s) => Type.Literal(s))),
+});
+export type CompleteLeaseResponse = Static<typeof CompleteLeaseResponse>;
+
+/* ---------------------------------------------------------------- cache */
+
+/** Headers of the artifact routes beyond Nx's own API. */
+export const HEADER_SHA256 = 'x-fleet-sha256';
+
+export const ALL_SCHEMAS: Record<string, TSchema> = {
+  ErrorBody,
+  Health,
+  CreateRunRequest,
+  RunView,
+  CompleteRunRequest,
+  CreateExecutionRequest,
+  ExecutionView,
+  WatchExecutionQuery,
+  ReportHashRequest,
+  FinishExecutionRequest,
+  JoinRunRequest,
+  LeaseRequest,
+  LeaseResponse,
+  LeaseHeartbeatRequest,
+  CompleteLeaseRequest,
+  CompleteLeaseResponse,
+};
