@@ -1,2 +1,4 @@
 export * from './schemas';
 export * from './routes';
+export * from './params';
+export * from './validation';
