@@ -1,1 +1,10 @@
-export {};
+/**
+ * nx-fleet: self-hosted distributed task execution for Nx.
+ * The default export is the tasks runner (Nx 19–20: `tasksRunnerOptions.default.runner`).
+ */
+import { fleetTasksRunner } from './runner/tasks-runner';
+
+export default fleetTasksRunner;
+export { fleetTasksRunner };
+export { FleetClient } from './client/fleet-client';
+export type { Reporter } from './reporter';

@@ -1,0 +1,182 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as tar from 'tar';
+import type { LeasedTask } from '@fleet/protocol';
+import { LONG_POLL_MS, type FleetClient } from '../client/fleet-client';
+import { DEFAULT_RETRY } from '../client/retry';
+import type { Reporter } from '../reporter';
+import { startRelay, type Relay } from '../relay/relay-server';
+import { fleetDir } from '../run-marker';
+import { describeError, FleetError } from '../util/errors';
+import { newId } from '../util/ids';
+import { AgentCache } from './agent-cache';
+
+export interface AgentOptions {
+  client: FleetClient;
+  runId: string;
+  name: string;
+  parallel: number;
+  workspaceRoot: string;
+  reporter: Reporter;
+  /** Where each task's output goes (the CLI prints it). */
+  output: (taskId: string, chunk: Buffer) => void;
+  /** How long to wait for main to create the run. */
+  joinTimeoutMs: number;
+  /** The Nx CLI of the workspace. */
+  nxBin: string;
+}
+
+const MAX_CAPTURE = 4 * 1024 * 1024;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * An agent: joins the run, leases tasks (long-poll), runs each with `nx run` in its own
+ * checkout (Nx restores the dependencies' outputs from the cache through the relay and
+ * stores the result, failures included), reports it, and exits when the run completes.
+ */
+export async function runAgent(options: AgentOptions): Promise<{ tasksRun: number; reason: string }> {
+  const { client, reporter, runId, name } = options;
+  await client.joinRun(runId, name, options.parallel, {
+    retryOn404: true,
+    retry: { ...DEFAULT_RETRY, maxAttempts: 1_000_000, maxTotalMs: options.joinTimeoutMs, maxDelayMs: 2_000 },
+  });
+  reporter.info(`agent ${name} joined run ${runId} (parallel ${options.parallel})`);
+  const tmpDir = join(fleetDir(options.workspaceRoot), 'tmp');
+  const cache = new AgentCache(client, reporter, tmpDir);
+  const relay = await startRelay(cache, { tmpDir, reporter });
+  let tasksRun = 0;
+  let reason = '';
+  let stop = false;
+  const slot = async (): Promise<void> => {
+    while (!stop) {
+      const answer = await client.lease(runId, name, LONG_POLL_MS);
+      if (answer.action === 'exit') {
+        stop = true;
+        reason = answer.reason;
+        return;
+      }
+      if (answer.action === 'wait') {
+        await sleep(Math.min(answer.retryInMs, 5_000));
+        continue;
+      }
+      tasksRun++;
+      await runLeasedTask(options, answer.task, relay, cache);
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: options.parallel }, slot));
+  } finally {
+    await relay.close();
+  }
+  return { tasksRun, reason };
+}
+
+async function runLeasedTask(options: AgentOptions, task: LeasedTask, relay: Relay, cache: AgentCache): Promise<void> {
+  const { client, reporter, name } = options;
+  const started = Date.now();
+  reporter.info(`running ${task.taskId} (attempt ${task.attempt})`);
+  const heartbeat = setInterval(() => {
+    client.heartbeatLease(task.leaseId, name).catch((error: unknown) => reporter.debug(`lease heartbeat: ${describeError(error)}`));
+  }, Math.max(1_000, Math.floor(task.leaseMs / 3)));
+  heartbeat.unref();
+  const scopeUrl = `${relay.url}/${task.leaseId}`;
+  let exitCode: number;
+  let captured = '';
+  try {
+    ({ exitCode, captured } = await runNx(options, task, scopeUrl, relay.secret));
+  } catch (error) {
+    exitCode = 1;
+    captured = `[fleet] agent ${name} could not start nx for ${task.taskId}: ${describeError(error)}\n`;
+  } finally {
+    clearInterval(heartbeat);
+  }
+  const stored = cache.storedBy(task.leaseId);
+  cache.forget(task.leaseId);
+  let hash: string | null = task.hash && stored.includes(task.hash) ? task.hash : (stored[stored.length - 1] ?? task.hash);
+  if (exitCode !== 0 && !(hash && stored.includes(hash))) {
+    // Nx stored no result for it (it crashed, or the target is not cached): make one from the agent's capture
+    hash = await uploadCapturedFailure(options, task, exitCode, captured, cache);
+  }
+  const durationMs = Date.now() - started;
+  const result = await client.completeLease(task.leaseId, { agentName: name, hash: hash ?? null, exitCode, durationMs });
+  reporter.info(
+    `${task.taskId} ${exitCode === 0 ? 'succeeded' : `failed (exit ${exitCode})`} in ${(durationMs / 1000).toFixed(1)} s` +
+      (result.accepted ? '' : ' — too late: the task was given to another agent, this result is ignored'),
+  );
+}
+
+function runNx(
+  options: AgentOptions,
+  task: LeasedTask,
+  cacheUrl: string,
+  secret: string,
+): Promise<{ exitCode: number; captured: string }> {
+  const target = [task.project, task.target, task.configuration].filter(Boolean).join(':');
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NX_SELF_HOSTED_REMOTE_CACHE_SERVER: cacheUrl,
+    NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN: secret,
+    FLEET_AGENT_CACHE_URL: cacheUrl,
+    FLEET_AGENT_CACHE_SECRET: secret,
+    FLEET_AGENT_NAME: options.name,
+    FLEET_DISTRIBUTE: 'false',
+    // failures are stored too, so main can show their logs
+    NX_CACHE_FAILURES: 'true',
+    NX_TUI: 'false',
+  };
+  delete env.FLEET_REPLAY_DIR;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [options.nxBin, 'run', target, '--outputStyle=stream'], {
+      cwd: options.workspaceRoot,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let captured = '';
+    const onData = (chunk: Buffer): void => {
+      options.output(task.taskId, chunk);
+      if (captured.length < MAX_CAPTURE) captured += chunk.toString('utf8');
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ exitCode: code ?? (signal ? 128 + 15 : 1), captured }));
+  });
+}
+
+/** A failure artifact in Nx's format (terminalOutput + code) made from what the agent saw. */
+async function uploadCapturedFailure(
+  options: AgentOptions,
+  task: LeasedTask,
+  exitCode: number,
+  captured: string,
+  cache: AgentCache,
+): Promise<string | null> {
+  const dir = join(fleetDir(options.workspaceRoot), 'tmp', `failure-${newId()}`);
+  await mkdir(dir, { recursive: true });
+  try {
+    await writeFile(join(dir, 'terminalOutput'), captured);
+    const code = Buffer.alloc(4);
+    code.writeInt32BE(exitCode, 0);
+    await writeFile(join(dir, 'code'), code);
+    const archive = join(dir, 'artifact.tar.gz');
+    await tar.c({ cwd: dir, file: archive, gzip: true, portable: true }, ['terminalOutput', 'code']);
+    const sha256 = createHash('sha256').update(await readFile(archive)).digest('hex');
+    // under the planned hash when there is one (Nx stored nothing there), so main finds it
+    const hash = task.hash ?? `fleet-failure-${task.leaseId}`.slice(0, 128);
+    return (await cache.store(hash, { file: archive, sha256 })) ? hash : null;
+  } catch (error) {
+    options.reporter.warn(`could not upload the log of ${task.taskId}: ${describeError(error)}`);
+    return null;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export function agentNameFromEnv(env: NodeJS.ProcessEnv): string {
+  const raw = env.FLEET_AGENT_NAME || `agent-${env.HOSTNAME ?? ''}-${process.pid}`;
+  const name = raw.replace(/[^A-Za-z0-9._@/-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 128);
+  if (!name) throw new FleetError(`cannot make an agent name from "${raw}": pass --name`, 'bad_config');
+  return name;
+}

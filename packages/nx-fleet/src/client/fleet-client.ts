@@ -1,0 +1,195 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rm, stat } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import { Transform } from 'node:stream';
+import { request } from 'undici';
+import {
+  CompleteLeaseResponse,
+  ExecutionView,
+  HEADER_SHA256,
+  Health,
+  LeaseResponse,
+  RunView,
+  routePath,
+  type CompleteLeaseRequest,
+  type CreateExecutionRequest,
+  type CreateRunRequest,
+  type FinishExecutionRequest,
+} from '@fleet/protocol';
+import { FleetError } from '../util/errors';
+import { JsonHttp, httpError, type HttpOptions } from './http';
+import { DEFAULT_RETRY, type RetryPolicy } from './retry';
+
+export interface ClientOptions {
+  url: string;
+  token: string;
+  retry?: RetryPolicy;
+  timeoutMs?: number;
+}
+
+export interface DownloadedArtifact {
+  file: string;
+  sha256: string;
+  size: number;
+}
+
+/** Long-polls are held by the server for at most this long: below common proxy idle cuts. */
+export const LONG_POLL_MS = 20_000;
+
+/** The typed client of every coordinator route. */
+export class FleetClient {
+  readonly http: JsonHttp;
+
+  constructor(readonly options: ClientOptions) {
+    this.http = new JsonHttp(options.url, options.token, {
+      retry: options.retry ?? DEFAULT_RETRY,
+      timeoutMs: options.timeoutMs ?? 10_000,
+    });
+  }
+
+  get url(): string {
+    return this.options.url;
+  }
+
+  health(options?: HttpOptions): Promise<Health> {
+    return this.http.call('GET', routePath('health'), Health, undefined, options);
+  }
+
+  createRun(body: CreateRunRequest): Promise<RunView> {
+    return this.http.call('POST', routePath('createRun'), RunView, body);
+  }
+
+  getRun(runId: string, options?: HttpOptions): Promise<RunView> {
+    return this.http.call('GET', routePath('getRun', { runId }), RunView, undefined, options);
+  }
+
+  completeRun(runId: string, reason?: string): Promise<RunView> {
+    return this.http.call('POST', routePath('completeRun', { runId }), RunView, reason ? { reason } : {});
+  }
+
+  joinRun(runId: string, agentName: string, parallel: number, options?: HttpOptions): Promise<RunView> {
+    return this.http.call('POST', routePath('joinRun', { runId }), RunView, { agentName, parallel }, options);
+  }
+
+  lease(runId: string, agentName: string, waitMs = LONG_POLL_MS, options?: HttpOptions): Promise<LeaseResponse> {
+    return this.http.call('POST', routePath('lease', { runId }), LeaseResponse, { agentName, waitMs }, {
+      timeoutMs: waitMs + 10_000,
+      ...options,
+    });
+  }
+
+  createExecution(runId: string, body: CreateExecutionRequest): Promise<ExecutionView> {
+    return this.http.call('POST', routePath('createExecution', { runId }), ExecutionView, body, { timeoutMs: 60_000 });
+  }
+
+  getExecution(executionId: string, since = -1, waitMs = 0): Promise<ExecutionView> {
+    const query = `?since=${since}&waitMs=${waitMs}`;
+    return this.http.call('GET', routePath('getExecution', { executionId }) + query, ExecutionView, undefined, {
+      timeoutMs: waitMs + 10_000,
+    });
+  }
+
+  reportHash(executionId: string, taskId: string, hash: string): Promise<void> {
+    return this.http.send('POST', routePath('reportHash', { executionId }), { taskId, hash });
+  }
+
+  heartbeatExecution(executionId: string): Promise<void> {
+    return this.http.send('POST', routePath('heartbeatExecution', { executionId }), {});
+  }
+
+  finishExecution(executionId: string, status: FinishExecutionRequest['status']): Promise<ExecutionView> {
+    return this.http.call('POST', routePath('finishExecution', { executionId }), ExecutionView, { status });
+  }
+
+  heartbeatLease(leaseId: string, agentName: string): Promise<void> {
+    return this.http.send('POST', routePath('heartbeatLease', { leaseId }), { agentName }, {
+      retry: { ...DEFAULT_RETRY, maxAttempts: 3, maxTotalMs: 5_000 },
+    });
+  }
+
+  completeLease(leaseId: string, body: CompleteLeaseRequest): Promise<CompleteLeaseResponse> {
+    return this.http.call('POST', routePath('completeLease', { leaseId }), CompleteLeaseResponse, body);
+  }
+
+  /**
+   * Downloads an artifact into `file`, checking its length and sha256 against what the
+   * coordinator declared. Returns null on a miss. A mismatch or a cut download removes
+   * the file and throws: the caller treats that as a miss, never as a hit.
+   */
+  async downloadArtifact(hash: string, file: string): Promise<DownloadedArtifact | null> {
+    const path = routePath('getCache', { hash });
+    return this.http.withRetry(`GET ${path}`, {}, async () => {
+      const res = await request(this.http.url(path), {
+        method: 'GET',
+        headers: this.http.authHeaders(),
+        headersTimeout: 30_000,
+        bodyTimeout: 120_000,
+      });
+      if (res.statusCode === 404) {
+        await res.body.dump();
+        return null;
+      }
+      if (res.statusCode !== 200) {
+        throw httpError(this.url, 'GET', path, res.statusCode, await res.body.text());
+      }
+      const declaredSha = headerValue(res.headers[HEADER_SHA256]);
+      const declaredLength = Number(headerValue(res.headers['content-length']) ?? NaN);
+      const digest = createHash('sha256');
+      let size = 0;
+      const counter = new Transform({
+        transform(chunk: Buffer, _enc, cb): void {
+          digest.update(chunk);
+          size += chunk.length;
+          cb(null, chunk);
+        },
+      });
+      try {
+        await pipeline(res.body, counter, createWriteStream(file));
+      } catch (error) {
+        await rm(file, { force: true });
+        throw new FleetError(`download of artifact ${hash} was cut short`, 'incomplete_download', { cause: error });
+      }
+      const sha256 = digest.digest('hex');
+      if ((Number.isFinite(declaredLength) && size !== declaredLength) || (declaredSha && declaredSha !== sha256)) {
+        await rm(file, { force: true });
+        throw new IntegrityError(hash, `expected ${declaredLength} bytes sha256 ${declaredSha}, got ${size} bytes sha256 ${sha256}`);
+      }
+      return { file, sha256, size };
+    });
+  }
+
+  /** Uploads a file as the artifact `hash`. 'exists' when the coordinator already has it. */
+  async uploadArtifact(hash: string, file: string, sha256: string): Promise<'stored' | 'exists'> {
+    const path = routePath('putCache', { hash });
+    const { size } = await stat(file);
+    return this.http.withRetry(`PUT ${path}`, { retry: { ...DEFAULT_RETRY, maxAttempts: 5, maxTotalMs: 120_000 } }, async () => {
+      const res = await request(this.http.url(path), {
+        method: 'PUT',
+        headers: {
+          ...this.http.authHeaders(),
+          'content-type': 'application/octet-stream',
+          'content-length': String(size),
+          [HEADER_SHA256]: sha256,
+        },
+        body: createReadStream(file),
+        headersTimeout: 120_000,
+        bodyTimeout: 120_000,
+      });
+      const text = await res.body.text();
+      if (res.statusCode === 200 || res.statusCode === 201 || res.statusCode === 204) return 'stored';
+      if (res.statusCode === 409) return 'exists';
+      throw httpError(this.url, 'PUT', path, res.statusCode, text);
+    });
+  }
+}
+
+export class IntegrityError extends FleetError {
+  constructor(hash: string, detail: string) {
+    super(`artifact ${hash} failed its integrity check: ${detail}`, 'integrity');
+  }
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}

@@ -1,0 +1,82 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FleetError } from './util/errors';
+import type { Env } from './identity';
+
+/** Where the coordinator is and how to authenticate, for the client side. */
+export interface ClientConfig {
+  url: string;
+  token: string;
+}
+
+/** The runner options users put in nx.json (`tasksRunnerOptions.default.options`). */
+export interface FleetRunnerOptions {
+  url?: string;
+}
+
+export function readNxJson(workspaceRoot: string): Record<string, unknown> {
+  const file = join(workspaceRoot, 'nx.json');
+  if (!existsSync(file)) return {};
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (error) {
+    throw new FleetError(`cannot read ${file}: ${(error as Error).message}`, 'bad_config');
+  }
+}
+
+/** The `url` of the nx-fleet runner entry in nx.json, if there is one. */
+export function urlFromNxJson(nxJson: Record<string, unknown>): string | undefined {
+  const runners = nxJson.tasksRunnerOptions as Record<string, { runner?: string; options?: FleetRunnerOptions }> | undefined;
+  for (const entry of Object.values(runners ?? {})) {
+    if (entry?.runner === 'nx-fleet' && typeof entry.options?.url === 'string') return entry.options.url;
+  }
+  const plugins = nxJson.plugins as Array<string | { plugin?: string; options?: FleetRunnerOptions }> | undefined;
+  for (const p of plugins ?? []) {
+    if (typeof p === 'object' && p.plugin === 'nx-fleet' && typeof p.options?.url === 'string') return p.options.url;
+  }
+  return undefined;
+}
+
+export function validateUrl(url: string, origin: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new FleetError(`the Fleet URL from ${origin} is not a URL: "${url}" (expected e.g. http://fleet.internal:4646)`, 'bad_config');
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new FleetError(`the Fleet URL from ${origin} must start with http:// or https://: "${url}"`, 'bad_config');
+  }
+  return url.replace(/\/+$/, '');
+}
+
+/**
+ * URL: --url, else FLEET_URL, else nx.json. Token: FLEET_TOKEN (never from a file).
+ * Returns null when nothing is configured; throws when something is but is unusable.
+ */
+export function resolveClientConfig(
+  env: Env,
+  sources: { url?: string; workspaceRoot?: string; nxJsonOptions?: FleetRunnerOptions } = {},
+): ClientConfig | null {
+  const fromNx = sources.nxJsonOptions?.url ?? (sources.workspaceRoot ? urlFromNxJson(readNxJson(sources.workspaceRoot)) : undefined);
+  const raw = sources.url ?? env.FLEET_URL ?? fromNx;
+  const origin = sources.url ? '--url' : env.FLEET_URL ? 'FLEET_URL' : 'nx.json';
+  if (!raw) return null;
+  const url = validateUrl(raw, origin);
+  const token = env.FLEET_TOKEN;
+  if (!token) {
+    throw new FleetError(`FLEET_TOKEN is not set: set it to the coordinator's token (a CI secret) to use ${url}`, 'bad_config');
+  }
+  return { url, token };
+}
+
+export function requireClientConfig(env: Env, sources: Parameters<typeof resolveClientConfig>[1] = {}): ClientConfig {
+  const config = resolveClientConfig(env, sources);
+  if (!config) {
+    throw new FleetError(
+      'no Fleet coordinator configured: pass --url, set FLEET_URL, or run `nx g nx-fleet:init --url=<coordinator>`',
+      'bad_config',
+    );
+  }
+  return config;
+}

@@ -1,0 +1,66 @@
+import * as tar from 'tar';
+
+/** Entries of Nx's cache archive that are not output files. */
+const META_ENTRIES = new Set(['terminalOutput', 'code']);
+
+/**
+ * Restores the output files of an Nx cache archive into `root`, synchronously (the
+ * preload runs before any event loop work). node-tar refuses absolute paths and `..`
+ * by default; links and special files are not restored, nor setuid/setgid bits.
+ */
+export function extractTaskArchive(archive: string, root: string): number {
+  let files = 0;
+  tar.x({
+    file: archive,
+    cwd: root,
+    sync: true,
+    preserveOwner: false,
+    filter: (path, entry) => {
+      const name = path.replace(/^\.\//, '');
+      if (META_ENTRIES.has(name)) return false;
+      const type = 'type' in entry ? entry.type : undefined;
+      const ok = type === undefined || type === 'File' || type === 'Directory' || type === 'OldFile';
+      if (ok && type !== 'Directory') files++;
+      return ok;
+    },
+    onentry: (entry) => {
+      if (entry.mode) entry.mode &= 0o777;
+    },
+  });
+  return files;
+}
+
+/** The `terminalOutput` entry of an Nx cache archive. */
+export function readTerminalOutput(archive: string): string | null {
+  let out: string | null = null;
+  const chunks: Buffer[] = [];
+  tar.t({
+    file: archive,
+    sync: true,
+    filter: (path) => path.replace(/^\.\//, '') === 'terminalOutput',
+    onentry: (entry) => {
+      entry.on('data', (c: Buffer) => chunks.push(c));
+      entry.on('end', () => {
+        out = Buffer.concat(chunks).toString('utf8');
+      });
+    },
+  });
+  return out ?? (chunks.length ? Buffer.concat(chunks).toString('utf8') : null);
+}
+
+/** The exit code in an Nx cache archive's 4-byte big-endian `code` entry. */
+export function readArchiveCode(archive: string): number | null {
+  let code: number | null = null;
+  const chunks: Buffer[] = [];
+  tar.t({
+    file: archive,
+    sync: true,
+    filter: (path) => path.replace(/^\.\//, '') === 'code',
+    onentry: (entry) => {
+      entry.on('data', (c: Buffer) => chunks.push(c));
+    },
+  });
+  const buf = Buffer.concat(chunks);
+  if (buf.length === 4) code = buf.readInt32BE(0);
+  return code;
+}

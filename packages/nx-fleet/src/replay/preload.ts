@@ -1,0 +1,30 @@
+/**
+ * Loaded into every process Nx starts on main during a distributed execution
+ * (NODE_OPTIONS=--require). For a task whose result came from an agent and must be shown
+ * as a failure, it restores the agent's outputs, prints the agent's log and exits with
+ * the agent's exit code before the executor starts: the task is never run twice.
+ * Anything else (a local fallback run, a child process of a task) passes straight through.
+ */
+import { extractTaskArchive, readTerminalOutput } from './archive';
+import { readStagedReplay, replayTaskId } from './staging';
+
+function replayIfStaged(): void {
+  const dir = process.env.FLEET_REPLAY_DIR;
+  if (!dir || process.env.FLEET_REPLAY_CHECKED === '1') return;
+  // children of this process (compilers, test workers) inherit this and skip the check
+  process.env.FLEET_REPLAY_CHECKED = '1';
+  const taskId = replayTaskId(process.env);
+  if (!taskId) return;
+  const staged = readStagedReplay(dir, taskId);
+  if (!staged) return;
+  const root = process.env.NX_WORKSPACE_ROOT ?? process.cwd();
+  let log = '';
+  if (staged.archive) {
+    extractTaskArchive(staged.archive, root);
+    log = readTerminalOutput(staged.archive) ?? '';
+  }
+  process.stdout.write(`${staged.banner}\n${log}${log.endsWith('\n') || log === '' ? '' : '\n'}`);
+  process.exit(staged.exitCode === 0 ? 1 : staged.exitCode);
+}
+
+replayIfStaged();
