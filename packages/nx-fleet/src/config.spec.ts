@@ -1,0 +1,32 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { requireClientConfig, resolveClientConfig } from './config';
+
+describe('resolveClientConfig', () => {
+  const root = mkdtempSync(join(tmpdir(), 'fleet-config-'));
+  writeFileSync(
+    join(root, 'nx.json'),
+    JSON.stringify({ tasksRunnerOptions: { default: { runner: 'nx-fleet', options: { url: 'http://from-nx-json:4646/' } } } }),
+  );
+
+  it('takes --url, then FLEET_URL, then nx.json, and the token from FLEET_TOKEN only', () => {
+    expect(resolveClientConfig({ FLEET_TOKEN: 't', FLEET_URL: 'http://env:1' }, { url: 'http://flag:1', workspaceRoot: root })).toEqual({
+      url: 'http://flag:1',
+      token: 't',
+    });
+    expect(resolveClientConfig({ FLEET_TOKEN: 't', FLEET_URL: 'http://env:1' }, { workspaceRoot: root })?.url).toBe('http://env:1');
+    expect(resolveClientConfig({ FLEET_TOKEN: 't' }, { workspaceRoot: root })?.url).toBe('http://from-nx-json:4646');
+  });
+
+  it('is null when nothing is configured, and says what is missing when asked to require it', () => {
+    expect(resolveClientConfig({}, {})).toBeNull();
+    expect(() => requireClientConfig({}, {})).toThrow(/pass --url, set FLEET_URL, or run `nx g nx-fleet:init/);
+  });
+
+  it('rejects a malformed URL and a missing token with a message naming the source', () => {
+    expect(() => resolveClientConfig({ FLEET_TOKEN: 't', FLEET_URL: 'not a url' })).toThrow(/from FLEET_URL is not a URL: "not a url"/);
+    expect(() => resolveClientConfig({ FLEET_TOKEN: 't' }, { url: 'ftp://x' })).toThrow(/--url must start with http/);
+    expect(() => resolveClientConfig({}, { url: 'http://x:1' })).toThrow(/FLEET_TOKEN is not set/);
+  });
+});
