@@ -1,0 +1,118 @@
+import { formatFiles, logger, readJson, writeJson, type Tree } from '@nx/devkit';
+import { classifyNxVersion, nxRangeFromPackageJson, readInstalledNxVersion, RUNNER_RANGE } from '../../nx-version';
+import type { InitGeneratorSchema } from './schema';
+import { FleetUrlError, normalizeCoordinatorUrl, verifyCoordinator } from './verify-url';
+
+export const FLEET_RUNNER = 'nx-fleet';
+export const GITIGNORE_ENTRY = '.fleet/';
+const VERIFY_TIMEOUT_MS = 5000;
+
+export class FleetInitError extends Error {
+  constructor(
+    readonly code: 'NX_NOT_FOUND' | 'NX_UNSUPPORTED' | 'NX_PLUGIN_NOT_READY' | 'NO_NX_JSON',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'FleetInitError';
+  }
+}
+
+interface RunnerEntry {
+  runner?: string;
+  options?: Record<string, unknown>;
+  [key: string]: unknown;
+}
+interface NxJsonWithRunners {
+  tasksRunnerOptions?: Record<string, RunnerEntry>;
+  [key: string]: unknown;
+}
+
+/** The workspace's Nx version: what is installed under its root, else what its package.json asks for. */
+export function nxVersionOf(tree: Tree): string | null {
+  const installed = readInstalledNxVersion(tree.root);
+  if (installed) return installed;
+  return tree.exists('package.json') ? nxRangeFromPackageJson(readJson(tree, 'package.json')) : null;
+}
+
+function checkNxVersion(tree: Tree): string {
+  const version = nxVersionOf(tree);
+  if (!version) {
+    throw new FleetInitError('NX_NOT_FOUND', 'Cannot find Nx in this workspace (node_modules/nx or package.json). Install nx first.');
+  }
+  const result = classifyNxVersion(version);
+  switch (result.kind) {
+    case 'runner':
+      return version;
+    case 'plugin':
+      throw new FleetInitError(
+        'NX_PLUGIN_NOT_READY',
+        `Nx ${version} is not supported yet by this version of nx-fleet. Nx 21 and later ignore custom tasks runners, and ` +
+          `Fleet's plugin front door for Nx 21–24 has not shipped. nx-fleet init currently supports Nx ${RUNNER_RANGE.from.replace(/\.0$/, '')}–20.x. Nothing was changed.`,
+      );
+    case 'unsupported':
+      throw new FleetInitError('NX_UNSUPPORTED', `${result.message ?? `Nx ${version} is not supported.`} Nothing was changed.`);
+    default: {
+      const never: never = result.kind;
+      throw new Error(`Unknown front door ${String(never)}`);
+    }
+  }
+}
+
+/** Sets tasksRunnerOptions.default to the Fleet runner, keeping its other options. Returns true when nx.json changed. */
+export function configureRunner(tree: Tree, url: string): boolean {
+  if (!tree.exists('nx.json')) throw new FleetInitError('NO_NX_JSON', 'No nx.json at the workspace root: is this an Nx workspace?');
+  const nxJson = readJson<NxJsonWithRunners>(tree, 'nx.json');
+  const before = JSON.stringify(nxJson);
+  const runners = (nxJson.tasksRunnerOptions ??= {});
+  const existing: RunnerEntry = runners['default'] ?? {};
+  if (existing.runner && existing.runner !== FLEET_RUNNER && existing.runner !== 'nx/tasks-runners/default') {
+    logger.warn(`Replacing the tasks runner "${existing.runner}" with "${FLEET_RUNNER}" (its options are kept).`);
+  }
+  runners['default'] = { ...existing, runner: FLEET_RUNNER, options: { ...(existing.options ?? {}), url } };
+  if (JSON.stringify(nxJson) === before) return false;
+  writeJson(tree, 'nx.json', nxJson);
+  return true;
+}
+
+/** Adds `.fleet/` (Fleet's local state) to .gitignore unless it is already ignored. Returns true when changed. */
+export function ignoreFleetFolder(tree: Tree): boolean {
+  const current = tree.read('.gitignore', 'utf-8') ?? '';
+  const lines = current.split(/\r?\n/).map((l) => l.trim());
+  if (lines.some((l) => ['.fleet', '.fleet/', '/.fleet', '/.fleet/'].includes(l))) return false;
+  const prefix = current === '' || current.endsWith('\n') ? current : `${current}\n`;
+  tree.write('.gitignore', `${prefix}\n# Fleet (distributed task execution)\n${GITIGNORE_ENTRY}\n`);
+  return true;
+}
+
+/** `nx g nx-fleet:init --url=<coordinator> [--no-verify]`. Writes no token, ever. */
+export async function initGenerator(tree: Tree, schema: InitGeneratorSchema): Promise<void> {
+  const url = normalizeCoordinatorUrl(schema.url);
+  const nxVersion = checkNxVersion(tree);
+  if (schema.verify !== false) {
+    try {
+      await verifyCoordinator(url, VERIFY_TIMEOUT_MS);
+    } catch (error: unknown) {
+      if (error instanceof FleetUrlError) {
+        throw new FleetUrlError(error.code, `${error.message} Check the URL, or pass --no-verify to configure offline.`, { cause: error });
+      }
+      throw error;
+    }
+    logger.info(`Fleet coordinator at ${url} is reachable.`);
+  } else {
+    logger.warn(`Not checking ${url} (--no-verify).`);
+  }
+  const changedNxJson = configureRunner(tree, url);
+  const changedIgnore = ignoreFleetFolder(tree);
+  await formatFiles(tree);
+  logger.info(
+    changedNxJson || changedIgnore
+      ? `Configured Nx ${nxVersion} to distribute tasks through Fleet at ${url}.`
+      : `Nx ${nxVersion} was already configured for Fleet at ${url}; nothing changed.`,
+  );
+  logger.info(
+    'The token is never written to a file. Set the secret FLEET_TOKEN in your CI (and FLEET_URL, or rely on nx.json), ' +
+      'then add a pipeline with `nx g nx-fleet:ci-workflow --ci=github` (or circleci, azure, gitlab, bitbucket-pipelines).',
+  );
+}
+
+export default initGenerator;
