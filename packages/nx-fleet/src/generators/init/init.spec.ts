@@ -122,6 +122,10 @@ describe('init on Nx 19 and 20', () => {
     other.write('.gitignore', '/.fleet\n');
     await initGenerator(other, { url: coordinator.url, verify: false });
     expect(other.read('.gitignore', 'utf-8')).toBe('/.fleet\n');
+    const fresh = workspace('20.8.4');
+    fresh.delete('.gitignore');
+    await initGenerator(fresh, { url: coordinator.url, verify: false });
+    expect(fresh.read('.gitignore', 'utf-8')).toBe('# Fleet (distributed task execution)\n.fleet/\n');
   });
 
   it('never writes a token, and says which secret to set', async () => {

@@ -79,8 +79,9 @@ export function ignoreFleetFolder(tree: Tree): boolean {
   const current = tree.read('.gitignore', 'utf-8') ?? '';
   const lines = current.split(/\r?\n/).map((l) => l.trim());
   if (lines.some((l) => ['.fleet', '.fleet/', '/.fleet', '/.fleet/'].includes(l))) return false;
-  const prefix = current === '' || current.endsWith('\n') ? current : `${current}\n`;
-  tree.write('.gitignore', `${prefix}\n# Fleet (distributed task execution)\n${GITIGNORE_ENTRY}\n`);
+  const block = `# Fleet (distributed task execution)\n${GITIGNORE_ENTRY}\n`;
+  const prefix = current === '' ? '' : `${current.endsWith('\n') ? current : `${current}\n`}\n`;
+  tree.write('.gitignore', `${prefix}${block}`);
   return true;
 }
 
