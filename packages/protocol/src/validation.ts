@@ -3,6 +3,8 @@
  * (Added with the coordinator; additive.)
  */
 import type { TSchema, Static } from '@sinclair/typebox';
+
+export type { TSchema, Static };
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
 

@@ -1,0 +1,31 @@
+import fastify, { type FastifyInstance } from 'fastify';
+import type { AppDeps } from './app-deps';
+import { registerAuth } from './http/auth';
+import { registerErrorHandling } from './http/errors';
+import { validatorCompiler } from './http/validation';
+import { registerCacheRoutes } from './routes/cache';
+import type { RouteContext } from './routes/context';
+import { registerExecutionRoutes } from './routes/executions';
+import { registerHealthRoute } from './routes/health';
+import { registerLeaseRoutes } from './routes/leases';
+import { registerRunRoutes } from './routes/runs';
+import { Wakeups } from './wakeups';
+
+/** Builds the coordinator's fastify app. It never listens: callers do (or use inject). */
+export function createApp(deps: AppDeps): FastifyInstance {
+  const app = fastify({ logger: false, return503OnClosing: true, forceCloseConnections: true });
+  const shutdown = new AbortController();
+  const ctx: RouteContext = { deps, wakeups: new Wakeups(), shutdown: shutdown.signal };
+  app.setValidatorCompiler(validatorCompiler);
+  registerErrorHandling(app, deps.reporter);
+  registerAuth(app, deps.config.token);
+  registerHealthRoute(app);
+  registerRunRoutes(app, ctx);
+  registerExecutionRoutes(app, ctx);
+  registerLeaseRoutes(app, ctx);
+  registerCacheRoutes(app, ctx);
+  app.addHook('preClose', async () => {
+    shutdown.abort();
+  });
+  return app;
+}

@@ -1,0 +1,10 @@
+import type { AppDeps } from '../app-deps';
+import type { Wakeups } from '../wakeups';
+
+/** What every route module receives. */
+export interface RouteContext {
+  readonly deps: AppDeps;
+  readonly wakeups: Wakeups;
+  /** Aborted when the server closes, so long-polls let go at once. */
+  readonly shutdown: AbortSignal;
+}

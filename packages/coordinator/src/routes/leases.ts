@@ -1,0 +1,74 @@
+import type { FastifyInstance } from 'fastify';
+import { NotFoundError, NotOwnerError } from '@fleet/core';
+import {
+  CompleteLeaseRequest,
+  LeaseHeartbeatRequest,
+  LeaseParams,
+  ROUTES,
+  type CompleteLeaseResponse,
+} from '@fleet/protocol';
+import type { RouteContext } from './context';
+
+const inactive = (leaseId: string): NotFoundError =>
+  new NotFoundError(`lease ${leaseId} is not active (unknown, expired, completed or cancelled)`);
+
+export function registerLeaseRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  const { state, clock, config } = ctx.deps;
+
+  app.post<{ Params: LeaseParams; Body: LeaseHeartbeatRequest }>(
+    ROUTES.heartbeatLease.url,
+    { schema: { params: LeaseParams, body: LeaseHeartbeatRequest } },
+    async (request, reply) => {
+      const { leaseId } = request.params;
+      const outcome = await state.heartbeatLease(leaseId, request.body.agentName, clock.now(), config.leaseMs);
+      switch (outcome.kind) {
+        case 'extended':
+          return reply.code(204).send();
+        case 'unknown_lease':
+          throw inactive(leaseId);
+        case 'not_owner':
+          throw new NotOwnerError(`lease ${leaseId} belongs to agent ${outcome.owner}, not ${request.body.agentName}`);
+        default: {
+          const never: never = outcome;
+          throw new Error(`unknown outcome ${JSON.stringify(never)}`);
+        }
+      }
+    },
+  );
+
+  app.post<{ Params: LeaseParams; Body: CompleteLeaseRequest }>(
+    ROUTES.completeLease.url,
+    { schema: { params: LeaseParams, body: CompleteLeaseRequest } },
+    async (request): Promise<CompleteLeaseResponse> => {
+      const { leaseId } = request.params;
+      const body = request.body;
+      const outcome = await state.completeLease(
+        leaseId,
+        {
+          agentName: body.agentName,
+          hash: body.hash,
+          exitCode: body.exitCode,
+          durationMs: body.durationMs,
+          message: body.message ?? null,
+        },
+        clock.now(),
+      );
+      switch (outcome.kind) {
+        case 'unknown_lease':
+          throw new NotFoundError(`lease ${leaseId} is unknown`);
+        case 'not_owner':
+          throw new NotOwnerError(`lease ${leaseId} belongs to agent ${outcome.owner}, not ${body.agentName}`);
+        case 'done':
+          if (outcome.accepted) {
+            ctx.wakeups.wakeExecution(outcome.executionId);
+            ctx.wakeups.wakeRun(outcome.runId);
+          }
+          return { accepted: outcome.accepted, taskStatus: outcome.taskStatus };
+        default: {
+          const never: never = outcome;
+          throw new Error(`unknown outcome ${JSON.stringify(never)}`);
+        }
+      }
+    },
+  );
+}

@@ -1,0 +1,88 @@
+/** Graph changes inside an execution; callers hold the transaction. */
+import { executionOutcome, readyAfterSuccess, skippedAfterFailure, type TaskNode } from '@fleet/core';
+import type { ExecutionStatus } from '@fleet/protocol';
+import { asExecutionStatus, asTaskStatus, parseDeps } from './rows';
+import type { Sql, TaskRow } from './sql';
+
+export const UNFINISHED = "('pending', 'ready', 'leased')";
+
+export function bumpVersion(sql: Sql, seq: number): void {
+  sql.run('UPDATE executions SET version = version + 1 WHERE seq = ?', seq);
+}
+
+/** A running execution whose tasks are all terminal takes its outcome as status. */
+export function settleExecution(sql: Sql, seq: number): void {
+  const row = sql.get<{ status: string }>('SELECT status FROM executions WHERE seq = ?', seq);
+  if (row === undefined || asExecutionStatus(row.status) !== 'running') return;
+  const statuses = sql
+    .all<{ status: string }>('SELECT DISTINCT status FROM tasks WHERE exec_seq = ?', seq)
+    .map((r) => asTaskStatus(r.status));
+  const outcome = executionOutcome(statuses);
+  if (outcome !== 'running') sql.run('UPDATE executions SET status = ? WHERE seq = ?', outcome, seq);
+}
+
+/** Makes ready the dependants of `taskId` whose deps have all succeeded. */
+export function readyDependants(sql: Sql, seq: number, taskId: string): number {
+  const dependantIds = sql
+    .all<{ task_id: string }>('SELECT task_id FROM task_edges WHERE exec_seq = ? AND dep_id = ?', seq, taskId)
+    .map((r) => r.task_id);
+  if (dependantIds.length === 0) return 0;
+  const nodes = new Map<string, TaskNode>();
+  const load = (id: string): TaskRow | undefined =>
+    sql.get<TaskRow>('SELECT task_id, status, deps FROM tasks WHERE exec_seq = ? AND task_id = ?', seq, id);
+  for (const id of dependantIds) {
+    const row = load(id);
+    if (row === undefined) continue;
+    const deps = parseDeps(row);
+    nodes.set(id, { id, status: asTaskStatus(row.status), deps });
+    for (const dep of deps) {
+      if (nodes.has(dep)) continue;
+      const depRow = load(dep);
+      if (depRow !== undefined) nodes.set(dep, { id: dep, status: asTaskStatus(depRow.status), deps: [] });
+    }
+  }
+  const ready = readyAfterSuccess({ nodes, dependants: new Map([[taskId, dependantIds]]) }, taskId);
+  for (const id of ready) {
+    sql.run("UPDATE tasks SET status = 'ready' WHERE exec_seq = ? AND task_id = ?", seq, id);
+  }
+  return ready.length;
+}
+
+/** Marks every unfinished (transitive) dependant of `failedId` skipped. */
+export function skipDependants(sql: Sql, seq: number, failedId: string): void {
+  const rows = sql.all<Pick<TaskRow, 'task_id' | 'status' | 'deps'>>(
+    'SELECT task_id, status, deps FROM tasks WHERE exec_seq = ?',
+    seq,
+  );
+  const nodes = new Map<string, TaskNode>();
+  const dependants = new Map<string, string[]>();
+  for (const row of rows) {
+    const deps = parseDeps(row);
+    nodes.set(row.task_id, { id: row.task_id, status: asTaskStatus(row.status), deps });
+    for (const dep of deps) {
+      const list = dependants.get(dep);
+      if (list === undefined) dependants.set(dep, [row.task_id]);
+      else list.push(row.task_id);
+    }
+  }
+  const message = `not run: dependency ${failedId} failed`;
+  for (const id of skippedAfterFailure({ nodes, dependants }, failedId)) {
+    sql.run(
+      "UPDATE tasks SET status = 'skipped', message = ? WHERE exec_seq = ? AND task_id = ?",
+      message,
+      seq,
+      id,
+    );
+  }
+}
+
+/** Ends an execution with `status`, cancelling what had not finished. */
+export function endExecution(sql: Sql, seq: number, status: Exclude<ExecutionStatus, 'running'>, why: string): void {
+  sql.run(
+    `UPDATE tasks SET status = 'cancelled', lease_id = NULL, lease_expires_at = NULL, message = ?
+     WHERE exec_seq = ? AND status IN ${UNFINISHED}`,
+    why,
+    seq,
+  );
+  sql.run('UPDATE executions SET status = ?, version = version + 1 WHERE seq = ?', status, seq);
+}

@@ -1,0 +1,89 @@
+import type Database from 'better-sqlite3';
+
+/** A database with a cache of prepared statements. */
+export class Sql {
+  private readonly statements = new Map<string, Database.Statement>();
+
+  constructor(readonly db: Database.Database) {}
+
+  stmt(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (statement === undefined) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  get<T>(sql: string, ...params: unknown[]): T | undefined {
+    return this.stmt(sql).get(...params) as T | undefined;
+  }
+
+  all<T>(sql: string, ...params: unknown[]): T[] {
+    return this.stmt(sql).all(...params) as T[];
+  }
+
+  run(sql: string, ...params: unknown[]): Database.RunResult {
+    return this.stmt(sql).run(...params);
+  }
+
+  /** Runs `fn` in one transaction (nested calls join the outer one). */
+  tx<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+}
+
+export interface RunRow {
+  run_id: string;
+  status: string;
+  created_at: number;
+  completed_at: number | null;
+  expected_agents: number;
+  stop_agents_on_failure: number;
+  branch: string | null;
+  reason: string | null;
+}
+
+export interface AgentRow {
+  name: string;
+  parallel: number;
+  joined_at: number;
+  last_seen_at: number;
+  tasks_run: number;
+  exited: number;
+}
+
+export interface ExecutionRow {
+  seq: number;
+  execution_id: string;
+  run_id: string;
+  command: string;
+  status: string;
+  version: number;
+  created_at: number;
+  last_seen_at: number;
+}
+
+export interface TaskRow {
+  exec_seq: number;
+  task_id: string;
+  ord: number;
+  run_id: string;
+  project: string;
+  target: string;
+  configuration: string | null;
+  status: string;
+  hash: string | null;
+  deps: string;
+  priority: number;
+  agent: string | null;
+  exit_code: number | null;
+  attempts: number;
+  duration_ms: number | null;
+  message: string | null;
+  lease_id: string | null;
+  lease_expires_at: number | null;
+}
+
+/** An agent counts as connected when seen this recently and not exited. */
+export const AGENT_CONNECTED_MS = 60_000;

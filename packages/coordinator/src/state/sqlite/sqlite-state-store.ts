@@ -1,0 +1,117 @@
+import type { DurationRecord } from '@fleet/core';
+import type { ExecutionView, FinishExecutionRequest, LeasedTask, RunView } from '@fleet/protocol';
+import type {
+  BlobRecord,
+  CachedResult,
+  ChangeSet,
+  CompleteLeaseOutcome,
+  ExecutionRef,
+  HeartbeatLeaseOutcome,
+  LeaseCompletion,
+  NewExecution,
+  NewRun,
+  ReportHashOutcome,
+  StateStore,
+} from '../state-store';
+import * as blobs from './blobs';
+import * as executions from './executions';
+import * as runs from './runs';
+import * as scheduling from './scheduling';
+import { openDatabase } from './schema';
+import { Sql } from './sql';
+
+/**
+ * The embedded backend: one SQLite file (WAL). better-sqlite3 is synchronous, so each
+ * method runs its transaction to the end before yielding; the async signatures are
+ * for backends that talk to a server.
+ */
+export class SqliteStateStore implements StateStore {
+  private readonly sql: Sql;
+
+  constructor(file: string) {
+    this.sql = new Sql(openDatabase(file));
+  }
+
+  private async call<T>(fn: (sql: Sql) => T): Promise<T> {
+    return fn(this.sql);
+  }
+
+  createRun(run: NewRun, now: number): Promise<RunView> {
+    return this.call((sql) => runs.createRun(sql, run, now));
+  }
+  getRun(runId: string): Promise<RunView | null> {
+    return this.call((sql) => runs.readRunView(sql, runId));
+  }
+  completeRun(runId: string, reason: string | null, now: number): Promise<{ view: RunView; changes: ChangeSet } | null> {
+    return this.call((sql) => runs.completeRun(sql, runId, reason, now));
+  }
+  joinRun(runId: string, agentName: string, parallel: number, now: number): Promise<RunView | null> {
+    return this.call((sql) => runs.joinRun(sql, runId, agentName, parallel, now));
+  }
+  markAgentSeen(runId: string, agentName: string, now: number, exited: boolean): Promise<void> {
+    return this.call((sql) => runs.markAgentSeen(sql, runId, agentName, now, exited));
+  }
+  countFailedTasks(runId: string): Promise<number> {
+    return this.call(
+      (sql) =>
+        sql.get<{ n: number }>("SELECT COUNT(*) AS n FROM tasks WHERE run_id = ? AND status = 'failed'", runId)?.n ?? 0,
+    );
+  }
+
+  insertExecution(runId: string, execution: NewExecution, now: number): Promise<{ view: ExecutionView; created: boolean }> {
+    return this.call((sql) => executions.insertExecution(sql, runId, execution, now));
+  }
+  getExecution(executionId: string, now: number): Promise<ExecutionView | null> {
+    return this.call((sql) => executions.readExecutionView(sql, executionId, now));
+  }
+  getExecutionRef(executionId: string): Promise<ExecutionRef | null> {
+    return this.call((sql) => executions.getExecutionRef(sql, executionId));
+  }
+  findSuccessfulResults(hashes: readonly string[]): Promise<Map<string, CachedResult>> {
+    return this.call((sql) => executions.findSuccessfulResults(sql, hashes));
+  }
+  loadDurationHistory(targets: readonly string[], limit: number): Promise<DurationRecord[]> {
+    return this.call((sql) => executions.loadDurationHistory(sql, targets, limit));
+  }
+  reportHash(executionId: string, taskId: string, hash: string): Promise<ReportHashOutcome> {
+    return this.call((sql) => executions.reportHash(sql, executionId, taskId, hash));
+  }
+  heartbeatExecution(executionId: string, now: number): Promise<boolean> {
+    return this.call((sql) => executions.heartbeatExecution(sql, executionId, now));
+  }
+  finishExecution(executionId: string, status: FinishExecutionRequest['status'], now: number): Promise<ExecutionView | null> {
+    return this.call((sql) => executions.finishExecution(sql, executionId, status, now));
+  }
+
+  expireLeases(runId: string, now: number, maxAttempts: number): Promise<string[]> {
+    return this.call((sql) => scheduling.expireLeases(sql, runId, now, maxAttempts));
+  }
+  nextLeaseExpiry(runId: string): Promise<number | null> {
+    return this.call((sql) => scheduling.nextLeaseExpiry(sql, runId));
+  }
+  leaseNext(runId: string, agentName: string, leaseId: string, now: number, leaseMs: number): Promise<LeasedTask | null> {
+    return this.call((sql) => scheduling.leaseNext(sql, runId, agentName, leaseId, now, leaseMs));
+  }
+  heartbeatLease(leaseId: string, agentName: string, now: number, leaseMs: number): Promise<HeartbeatLeaseOutcome> {
+    return this.call((sql) => scheduling.heartbeatLease(sql, leaseId, agentName, now, leaseMs));
+  }
+  completeLease(leaseId: string, completion: LeaseCompletion, now: number): Promise<CompleteLeaseOutcome> {
+    return this.call((sql) => scheduling.completeLease(sql, leaseId, completion, now));
+  }
+
+  getBlob(key: string): Promise<BlobRecord | null> {
+    return this.call((sql) => blobs.getBlob(sql, key));
+  }
+  insertBlob(record: BlobRecord): Promise<boolean> {
+    return this.call((sql) => blobs.insertBlob(sql, record));
+  }
+  deleteBlob(key: string): Promise<void> {
+    return this.call((sql) => blobs.deleteBlob(sql, key));
+  }
+
+  close(): Promise<void> {
+    return this.call((sql) => {
+      sql.db.close();
+    });
+  }
+}
