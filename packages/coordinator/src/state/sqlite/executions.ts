@@ -25,6 +25,40 @@ export function readExecutionView(sql: Sql, executionId: string, now: number): E
   };
 }
 
+/** The view of a just-inserted execution, built from the plan instead of re-read row by row. */
+function plannedView(sql: Sql, runId: string, seq: number, execution: NewExecution, now: number): ExecutionView {
+  const row = sql.get<ExecutionRow>('SELECT * FROM executions WHERE seq = ?', seq) as ExecutionRow;
+  const agents = sql.get<{ n: number }>(
+    'SELECT COUNT(*) AS n FROM agents WHERE run_id = ? AND exited = 0 AND last_seen_at >= ?',
+    runId,
+    now - AGENT_CONNECTED_MS,
+  );
+  return {
+    executionId: execution.executionId,
+    runId,
+    command: execution.command,
+    status: asExecutionStatus(row.status),
+    version: row.version,
+    tasks: execution.tasks.map((task) => {
+      const cached = task.status === 'succeeded' ? task.cached : null;
+      return {
+        id: task.id,
+        project: task.project,
+        target: task.target,
+        configuration: task.configuration,
+        status: task.status,
+        hash: task.hash,
+        agent: cached?.agentName ?? null,
+        exitCode: cached === null ? null : 0,
+        attempts: 0,
+        durationMs: cached?.durationMs ?? null,
+        message: null,
+      };
+    }),
+    agentsConnected: agents?.n ?? 0,
+  };
+}
+
 export function insertExecution(
   sql: Sql,
   runId: string,
@@ -71,7 +105,7 @@ export function insertExecution(
       for (const dep of task.deps) insertEdge.run(seq, dep, task.id);
     });
     settleExecution(sql, seq);
-    return { view: readExecutionView(sql, execution.executionId, now) as ExecutionView, created: true };
+    return { view: plannedView(sql, runId, seq, execution, now), created: true };
   });
 }
 
