@@ -8,7 +8,8 @@ import type { BlobKey, BlobStore, BlobWriteLimits, StoredBlob } from '../blob-st
 import { MeteringStream } from '../metering';
 
 function isErrno(error: unknown, code: string): boolean {
-  return error instanceof Error && (error as NodeJS.ErrnoException).code === code;
+  // Structural, not instanceof: errors may come from another realm (jest's sandbox).
+  return typeof error === 'object' && error !== null && (error as NodeJS.ErrnoException).code === code;
 }
 
 /**

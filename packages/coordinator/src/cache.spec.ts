@@ -1,0 +1,131 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createHarness, TEST_TOKEN, type Harness } from './testing/harness';
+
+const auth = { authorization: `Bearer ${TEST_TOKEN}` };
+const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+const octet = (body: Buffer, extra: Record<string, string> = {}): Record<string, string> => ({
+  ...auth,
+  'content-type': 'application/octet-stream',
+  'content-length': String(body.length),
+  ...extra,
+});
+
+describe('cache API', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await createHarness({ maxArtifactBytes: 512 * 1024 });
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  const put = (hash: string, body: Buffer, extra: Record<string, string> = {}): ReturnType<Harness['raw']> =>
+    h.raw({ method: 'PUT', path: `/v1/cache/${hash}`, headers: octet(body, extra), body });
+  const get = (hash: string): ReturnType<Harness['raw']> => h.raw({ method: 'GET', path: `/v1/cache/${hash}`, headers: auth });
+  const blobFile = (hash: string): string => join(h.dir, 'blobs', 'default', hash);
+
+  it('round-trips an artifact with its sha256 header; a second PUT is 409', async () => {
+    const body = Buffer.alloc(300 * 1024, 7);
+    expect((await put('123', body, { 'x-fleet-sha256': sha(body) })).statusCode).toBe(200);
+    const res = await get('123');
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('application/octet-stream');
+    expect(res.headers['content-length']).toBe(String(body.length));
+    expect(res.headers['x-fleet-sha256']).toBe(sha(body));
+    expect(res.body.equals(body)).toBe(true);
+    const again = await put('123', body);
+    expect(again.statusCode).toBe(409);
+    expect(again.json().code).toBe('conflict');
+    expect(readFileSync(blobFile('123')).equals(body)).toBe(true);
+  });
+
+  it('a miss is 404 and GET/PUT need the token', async () => {
+    expect((await get('nothing')).statusCode).toBe(404);
+    expect((await h.raw({ method: 'GET', path: '/v1/cache/x' })).statusCode).toBe(401);
+    const body = Buffer.from('x');
+    expect((await h.raw({ method: 'PUT', path: '/v1/cache/x', headers: { 'content-length': '1' }, body })).statusCode).toBe(401);
+  });
+
+  it('an aborted (short) upload stores nothing', async () => {
+    const res = h.raw({
+      method: 'PUT',
+      path: '/v1/cache/short',
+      headers: { ...auth, 'content-type': 'application/octet-stream', 'content-length': '1000' },
+      abortAfter: Buffer.alloc(400, 1),
+    });
+    await res.catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await get('short')).statusCode).toBe(404);
+    expect(existsSync(blobFile('short'))).toBe(false);
+    expect(readdirSync(join(h.dir, 'blobs', '.tmp'))).toEqual([]);
+    expect((await put('short', Buffer.from('complete'))).statusCode).toBe(200);
+  });
+
+  it('a digest mismatch stores nothing', async () => {
+    const body = Buffer.from('hello');
+    const res = await put('mismatch', body, { 'x-fleet-sha256': sha(Buffer.from('other')) });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toEqual({ code: 'bad_request', message: expect.stringContaining('sha256 mismatch') });
+    expect((await get('mismatch')).statusCode).toBe(404);
+    expect(existsSync(blobFile('mismatch'))).toBe(false);
+    const bad = await put('mismatch', body, { 'x-fleet-sha256': 'not-hex' });
+    expect(bad.statusCode).toBe(400);
+  });
+
+  it('a PUT without Content-Length is 411', async () => {
+    const res = await h.raw({
+      method: 'PUT',
+      path: '/v1/cache/chunked',
+      headers: { ...auth, 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' },
+      body: Buffer.from('abc'),
+    });
+    expect(res.statusCode).toBe(411);
+    expect(res.json().code).toBe('bad_request');
+  });
+
+  it('over maxArtifactBytes is 413 naming the limit', async () => {
+    const res = await put('big', Buffer.alloc(512 * 1024 + 1));
+    expect(res.statusCode).toBe(413);
+    expect(res.json()).toEqual({ code: 'payload_too_large', message: expect.stringContaining('524288 bytes') });
+    expect((await get('big')).statusCode).toBe(404);
+  });
+
+  it('a corrupted blob gives a truncated answer, is reported, and is a miss afterwards', async () => {
+    const body = Buffer.alloc(200 * 1024, 3);
+    expect((await put('rot', body)).statusCode).toBe(200);
+    const onDisk = readFileSync(blobFile('rot'));
+    onDisk[onDisk.length - 10] = 99;
+    writeFileSync(blobFile('rot'), onDisk);
+    const res = await get('rot');
+    expect(res.statusCode).toBe(200);
+    expect(res.complete).toBe(false);
+    expect(res.body.length).toBeLessThan(body.length);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(h.reported.some((r) => r.level === 'error' && r.message.includes('sha256'))).toBe(true);
+    expect((await get('rot')).statusCode).toBe(404);
+  });
+
+  it('a corrupted one-chunk blob is truncated too (the last chunk is held back)', async () => {
+    expect((await put('tiny', Buffer.from('tiny artifact'))).statusCode).toBe(200);
+    writeFileSync(blobFile('tiny'), Buffer.from('tiny artifacT'));
+    const res = await get('tiny');
+    expect(res.complete).toBe(false);
+    expect(res.body.length).toBe(0);
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await get('tiny')).statusCode).toBe(404);
+  });
+
+  it('accepts any content type as raw bytes (never parsed as JSON)', async () => {
+    const body = Buffer.from('{"not": "parsed"');
+    const res = await h.raw({
+      method: 'PUT',
+      path: '/v1/cache/json',
+      headers: { ...auth, 'content-type': 'application/json', 'content-length': String(body.length) },
+      body,
+    });
+    expect(res.statusCode).toBe(200);
+    expect((await get('json')).body.equals(body)).toBe(true);
+  });
+});
