@@ -164,6 +164,8 @@ export const TaskView = Type.Object({
   durationMs: Type.Union([Type.Integer(), Type.Null()]),
   /** Why a task failed without a result of its own (agent lost, dependency failed…). */
   message: Type.Union([Type.String(), Type.Null()]),
+  /** The artifact key of a failed attempt's result (outputs + log), never the task's hash. */
+  log: Type.Union([Hash, Type.Null()]),
 });
 export type TaskView = Static<typeof TaskView>;
 
@@ -248,6 +250,8 @@ export const CompleteLeaseRequest = Type.Object(
     durationMs: Ms,
     /** Why there is no result of the task's own (the agent could not run it). */
     message: Type.Optional(Type.String({ maxLength: 4000 })),
+    /** For a failure: the artifact key of its result (outputs + log), kept apart from cache keys. */
+    log: Type.Optional(Hash),
   },
   Strict,
 );

@@ -50,6 +50,7 @@ export function registerLeaseRoutes(app: FastifyInstance, ctx: RouteContext): vo
           exitCode: body.exitCode,
           durationMs: body.durationMs,
           message: body.message ?? null,
+          log: body.log ?? null,
         },
         clock.now(),
       );

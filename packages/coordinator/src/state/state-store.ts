@@ -46,6 +46,8 @@ export interface LeaseCompletion {
   readonly exitCode: number;
   readonly durationMs: number;
   readonly message: string | null;
+  /** Artifact key of a failed attempt's result. */
+  readonly log?: string | null;
 }
 
 export type CompleteLeaseOutcome =

@@ -11,7 +11,7 @@ import { startRelay, type Relay } from '../relay/relay-server';
 import { fleetDir } from '../run-marker';
 import { describeError, FleetError } from '../util/errors';
 import { newId } from '../util/ids';
-import { AgentCache } from './agent-cache';
+import { AgentCache, failureLogKey } from './agent-cache';
 
 export interface AgentOptions {
   client: FleetClient;
@@ -94,13 +94,17 @@ async function runLeasedTask(options: AgentOptions, task: LeasedTask, relay: Rel
   }
   const stored = cache.storedBy(task.leaseId);
   cache.forget(task.leaseId);
-  let hash: string | null = task.hash && stored.includes(task.hash) ? task.hash : (stored[stored.length - 1] ?? task.hash);
-  if (exitCode !== 0 && !(hash && stored.includes(hash))) {
-    // Nx stored no result for it (it crashed, or the target is not cached): make one from the agent's capture
-    hash = await uploadCapturedFailure(options, task, exitCode, captured, cache);
+  // the task's own result: under its planned hash, else the last one its Nx stored
+  // (dependencies come from the cache and store nothing)
+  const own = stored.find((s) => s.hash === task.hash) ?? stored[stored.length - 1];
+  const hash = own?.hash ?? task.hash;
+  let log = own?.failed ? own.key : undefined;
+  if (exitCode !== 0 && !own?.failed) {
+    // Nx stored no result (it crashed, or could not start the task): make one from what the agent saw
+    log = (await uploadCapturedFailure(options, task, exitCode, captured, cache)) ?? undefined;
   }
   const durationMs = Date.now() - started;
-  const result = await client.completeLease(task.leaseId, { agentName: name, hash: hash ?? null, exitCode, durationMs });
+  const result = await client.completeLease(task.leaseId, { agentName: name, hash: hash ?? null, exitCode, durationMs, ...(log ? { log } : {}) });
   reporter.info(
     `${task.taskId} ${exitCode === 0 ? 'succeeded' : `failed (exit ${exitCode})`} in ${(durationMs / 1000).toFixed(1)} s` +
       (result.accepted ? '' : ' — too late: the task was given to another agent, this result is ignored'),
@@ -163,9 +167,8 @@ async function uploadCapturedFailure(
     const archive = join(dir, 'artifact.tar.gz');
     await tar.c({ cwd: dir, file: archive, gzip: true, portable: true }, ['terminalOutput', 'code']);
     const sha256 = createHash('sha256').update(await readFile(archive)).digest('hex');
-    // under the planned hash when there is one (Nx stored nothing there), so main finds it
-    const hash = task.hash ?? `fleet-failure-${task.leaseId}`.slice(0, 128);
-    return (await cache.store(hash, { file: archive, sha256 })) ? hash : null;
+    const key = failureLogKey(task.leaseId);
+    return (await cache.store(key, { file: archive, sha256 })) ? key : null;
   } catch (error) {
     options.reporter.warn(`could not upload the log of ${task.taskId}: ${describeError(error)}`);
     return null;

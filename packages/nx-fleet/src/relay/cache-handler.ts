@@ -1,14 +1,27 @@
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FleetClient } from '../client/fleet-client';
 import { IntegrityError } from '../client/fleet-client';
 import type { Reporter } from '../reporter';
+import { readArchiveCode } from '../replay/archive';
 import { describeError } from '../util/errors';
 import { newId } from '../util/ids';
 import type { RelayHandler } from './relay-server';
 
+export interface Upload {
+  file: string;
+  sha256: string;
+  size: number;
+}
+
 /**
  * The plain remote cache: GETs and PUTs go to the coordinator's cache. A corrupt or cut
  * download is a miss (the task runs); a failed upload is a warning, never a failed task.
+ *
+ * Failures never live under a task's hash: Nx 20.8 restores an HTTP cache entry whose
+ * `code` is non-zero as a success (seen on 20.8.4), so a stored failure would turn a red
+ * task green on the next run. PUTs of failures go to `putFailure`; GETs of entries that
+ * hold a failure anyway (written by some other client) are misses.
  */
 export class CoordinatorCache implements RelayHandler {
   constructor(
@@ -18,33 +31,66 @@ export class CoordinatorCache implements RelayHandler {
   ) {}
 
   async get(hash: string): Promise<{ file: string; temporary: boolean } | null> {
-    return this.fetch(hash);
+    return this.fetchSuccess(hash);
   }
 
-  async put(hash: string, _scope: string | null, upload: { file: string; sha256: string; size: number }): Promise<void> {
+  async put(hash: string, scope: string | null, upload: Upload): Promise<void> {
+    const code = archiveCode(upload.file);
+    if (code !== 0) return this.putFailure(hash, scope, upload, code);
+    await this.putSuccess(hash, scope, upload);
+  }
+
+  protected async putSuccess(hash: string, _scope: string | null, upload: Upload): Promise<void> {
     await this.store(hash, upload);
   }
 
-  /** Downloads and verifies `hash`; null on a miss or on any fault (reported). */
-  async fetch(hash: string): Promise<{ file: string; temporary: boolean } | null> {
+  /** What to do with a failed task's result; outside a run, nothing: failures are not cached. */
+  protected async putFailure(hash: string, _scope: string | null, _upload: Upload, code: number | null): Promise<void> {
+    this.reporter.debug(`not caching ${hash}: the task failed (code ${code ?? 'unreadable'})`);
+  }
+
+  /** A verified artifact that holds a success, or null. */
+  async fetchSuccess(hash: string): Promise<{ file: string; temporary: boolean } | null> {
+    const found = await this.fetch(hash);
+    if (!found) return null;
+    const code = archiveCode(found.file);
+    if (code !== 0) {
+      this.reporter.warn(`cache entry ${hash} holds a failed result (code ${code ?? 'unreadable'}); treating it as a miss`);
+      await rm(found.file, { force: true });
+      return null;
+    }
+    return found;
+  }
+
+  /** Downloads and verifies `key`; null on a miss or on any fault (reported). */
+  async fetch(key: string): Promise<{ file: string; temporary: boolean } | null> {
     const file = join(this.tmpDir, `get-${newId()}`);
     try {
-      const got = await this.client.downloadArtifact(hash, file);
+      const got = await this.client.downloadArtifact(key, file);
       return got ? { file, temporary: true } : null;
     } catch (error) {
       const what = error instanceof IntegrityError ? 'is corrupt' : 'could not be downloaded';
-      this.reporter.warn(`cache entry ${hash} ${what}; treating it as a miss: ${describeError(error)}`);
+      this.reporter.warn(`cache entry ${key} ${what}; treating it as a miss: ${describeError(error)}`);
       return null;
     }
   }
 
-  async store(hash: string, upload: { file: string; sha256: string }): Promise<boolean> {
+  async store(key: string, upload: { file: string; sha256: string }): Promise<boolean> {
     try {
-      await this.client.uploadArtifact(hash, upload.file, upload.sha256);
+      await this.client.uploadArtifact(key, upload.file, upload.sha256);
       return true;
     } catch (error) {
-      this.reporter.warn(`could not store cache entry ${hash} in Fleet (the task's own result stands): ${describeError(error)}`);
+      this.reporter.warn(`could not store cache entry ${key} in Fleet (the task's own result stands): ${describeError(error)}`);
       return false;
     }
+  }
+}
+
+/** The exit code recorded in an Nx cache archive; null when it has none or cannot be read. */
+function archiveCode(file: string): number | null {
+  try {
+    return readArchiveCode(file);
+  } catch {
+    return null; // not a readable archive: it cannot be a success either
   }
 }

@@ -54,12 +54,12 @@ export class MainCache extends CoordinatorCache {
           );
           return null;
         }
-        const found = await this.fetch(hash);
+        const found = await this.fetchSuccess(hash);
         if (!found) this.reporter.warn(`${taskId} succeeded on ${task.agent ?? 'an agent'} but its artifact is missing; main runs it itself`);
         return found;
       }
       case 'failed':
-        await this.stageFailure(task, hash);
+        await this.stageFailure(task);
         return null;
       case 'skipped':
       case 'cancelled':
@@ -72,9 +72,8 @@ export class MainCache extends CoordinatorCache {
     }
   }
 
-  private async stageFailure(task: TaskView, hash: string): Promise<void> {
-    const artifactHash = task.hash ?? hash;
-    const found = task.message ? null : await this.fetch(artifactHash);
+  private async stageFailure(task: TaskView): Promise<void> {
+    const found = task.log ? await this.fetch(task.log) : null;
     const where = task.agent ? `on agent ${task.agent}` : 'on an agent';
     const attempts = task.attempts > 1 ? ` after ${task.attempts} attempts` : '';
     const banner =

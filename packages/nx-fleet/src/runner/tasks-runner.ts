@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { FleetClient } from '../client/fleet-client';
-import { readNxJson, resolveClientConfig, type FleetRunnerOptions } from '../config';
+import { readNxJson, resolveClientConfig, type ClientConfig, type FleetRunnerOptions } from '../config';
 import { requireFromWorkspace } from '../nx/load';
 import type { NxRunnerContext, NxRunnerOptions, NxTask, NxTasksRunner } from '../nx/types';
 import { CoordinatorCache } from '../relay/cache-handler';
@@ -36,12 +36,18 @@ export const fleetTasksRunner: NxTasksRunner = async (tasks, options, context) =
     }
   }
 
-  const config = resolveClientConfig(process.env, { nxJsonOptions: options as FleetRunnerOptions });
-  const marker = readRunMarker(workspaceRoot);
-  if (marker && config && process.env.FLEET_DISTRIBUTE !== 'false') {
+  const marker = process.env.FLEET_DISTRIBUTE === 'false' ? null : readRunMarker(workspaceRoot);
+  let config: ClientConfig | null = null;
+  try {
+    config = resolveClientConfig(process.env, { nxJsonOptions: options as FleetRunnerOptions });
+  } catch (error) {
+    // inside a run this is fatal; on a laptop without FLEET_TOKEN, Nx just runs as usual
+    if (marker) throw error;
+    reporter.debug(`remote cache off: ${describeError(error)}`);
+  }
+  if (marker && config) {
     return runDistributed({ tasks, options, context, workspaceRoot, marker, config, kind, reporter, defaultRunner, isCacheable: cacheableCheck(workspaceRoot, options) });
   }
-  if (marker && !config) reporter.warn('a Fleet run is active in this workspace but FLEET_TOKEN is not set: running locally');
   if (!config) return defaultRunner(tasks, options, context);
   return runWithRemoteCache(tasks, options, context, { workspaceRoot, reporter, kind, client: new FleetClient(config), defaultRunner });
 };

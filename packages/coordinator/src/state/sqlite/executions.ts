@@ -53,6 +53,7 @@ function plannedView(sql: Sql, runId: string, seq: number, execution: NewExecuti
         attempts: 0,
         durationMs: cached?.durationMs ?? null,
         message: null,
+      log: null,
       };
     }),
     agentsConnected: agents?.n ?? 0,

@@ -86,3 +86,25 @@ export function endExecution(sql: Sql, seq: number, status: Exclude<ExecutionSta
   );
   sql.run('UPDATE executions SET status = ?, version = version + 1 WHERE seq = ?', status, seq);
 }
+
+/**
+ * With --stop-agents-on-failure, the first failure ends the run's work: what has not
+ * started yet is cancelled (main shows it as such at once); running tasks finish.
+ */
+export function stopRunOnFailure(sql: Sql, runId: string, failedId: string): void {
+  const run = sql.get<{ stop_agents_on_failure: number }>('SELECT stop_agents_on_failure FROM runs WHERE run_id = ?', runId);
+  if (run === undefined || run.stop_agents_on_failure !== 1) return;
+  const message = `not run: ${failedId} failed and the run stops on the first failure (--stop-agents-on-failure)`;
+  const seqs = sql.all<{ seq: number }>("SELECT seq FROM executions WHERE run_id = ? AND status = 'running'", runId);
+  for (const { seq } of seqs) {
+    const { changes } = sql.run(
+      "UPDATE tasks SET status = 'cancelled', message = ? WHERE exec_seq = ? AND status IN ('pending', 'ready')",
+      message,
+      seq,
+    );
+    if (changes > 0) {
+      bumpVersion(sql, seq);
+      settleExecution(sql, seq);
+    }
+  }
+}

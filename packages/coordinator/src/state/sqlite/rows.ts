@@ -36,5 +36,6 @@ export function toTaskView(row: TaskRow): TaskView {
     attempts: row.attempts,
     durationMs: row.duration_ms,
     message: row.message,
+    log: row.log ?? null,
   };
 }

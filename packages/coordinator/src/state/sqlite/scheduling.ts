@@ -1,7 +1,7 @@
 import { attemptNumber, expireLease, leaseExpiresAt } from '@fleet/core';
 import type { LeasedTask } from '@fleet/protocol';
 import type { CompleteLeaseOutcome, HeartbeatLeaseOutcome, LeaseCompletion } from '../state-store';
-import { bumpVersion, readyDependants, settleExecution, skipDependants } from './graph';
+import { bumpVersion, readyDependants, settleExecution, skipDependants, stopRunOnFailure } from './graph';
 import { asTaskStatus } from './rows';
 import { upsertAgent } from './runs';
 import type { ExecutionRow, Sql, TaskRow } from './sql';
@@ -157,7 +157,7 @@ export function completeLease(sql: Sql, leaseId: string, result: LeaseCompletion
     const status = result.exitCode === 0 ? 'succeeded' : 'failed';
     const hash = task.hash ?? result.hash;
     sql.run(
-      `UPDATE tasks SET status = ?, hash = ?, agent = ?, exit_code = ?, duration_ms = ?, message = ?,
+      `UPDATE tasks SET status = ?, hash = ?, agent = ?, exit_code = ?, duration_ms = ?, message = ?, log = ?,
          lease_id = NULL, lease_expires_at = NULL
        WHERE exec_seq = ? AND task_id = ?`,
       status,
@@ -166,6 +166,7 @@ export function completeLease(sql: Sql, leaseId: string, result: LeaseCompletion
       result.exitCode,
       result.durationMs,
       result.message,
+      status === 'failed' ? (result.log ?? null) : null,
       task.exec_seq,
       task.task_id,
     );
@@ -197,6 +198,7 @@ export function completeLease(sql: Sql, leaseId: string, result: LeaseCompletion
       readyDependants(sql, task.exec_seq, task.task_id);
     } else {
       skipDependants(sql, task.exec_seq, task.task_id);
+      stopRunOnFailure(sql, task.run_id, task.task_id);
     }
     bumpVersion(sql, task.exec_seq);
     settleExecution(sql, task.exec_seq);

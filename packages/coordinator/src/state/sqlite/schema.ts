@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS tasks (
   attempts INTEGER NOT NULL DEFAULT 0,
   duration_ms INTEGER,
   message TEXT,
+  log TEXT,
   lease_id TEXT,
   lease_expires_at INTEGER,
   PRIMARY KEY (exec_seq, task_id)

@@ -81,6 +81,7 @@ export interface TaskRow {
   attempts: number;
   duration_ms: number | null;
   message: string | null;
+  log: string | null;
   lease_id: string | null;
   lease_expires_at: number | null;
 }

@@ -1,0 +1,126 @@
+/**
+ * Fleet's own processes for end-to-end tests: a coordinator on a free port, agents in
+ * their own checkouts, and the main job's three commands, all through the real CLI.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { copyWorkspace } from '../support/copy';
+import { isolatedEnv } from '../support/env';
+import { runOk, runToEnd, startProcess, waitForHttp, type ManagedProcess, type RunResult } from '../support/processes';
+
+export const REPO_ROOT = resolve(__dirname, '../..');
+export const CLI = join(REPO_ROOT, 'packages/nx-fleet/bin/nx-fleet.js');
+
+export interface Coordinator {
+  url: string;
+  token: string;
+  dataDir: string;
+  process: ManagedProcess;
+}
+
+export async function startCoordinator(options: { dataDir?: string; token?: string; extraArgs?: string[] } = {}): Promise<Coordinator> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'fleet-e2e-coordinator-'));
+  const token = options.token ?? randomBytes(16).toString('hex');
+  const env = isolatedEnv(dataDir, { FLEET_TOKEN: token });
+  const proc = startProcess('coordinator', process.execPath, [CLI, 'serve', '--port', '0', '--data-dir', dataDir, ...(options.extraArgs ?? [])], {
+    cwd: dataDir,
+    env,
+    logFile: join(dataDir, 'coordinator.log'),
+  });
+  const out = await proc.waitForOutput(/listening on (http:\/\/127\.0\.0\.1:\d+)/, { timeoutMs: 30_000 });
+  const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)![1];
+  await waitForHttp(`${url}/healthz`, { timeoutMs: 30_000, process: proc });
+  return { url, token, dataDir, process: proc };
+}
+
+/** Makes nx-fleet (this repository's build) installable in a test workspace, as `npm i nx-fleet` would. */
+export function linkFleet(workspace: string): void {
+  const link = join(workspace, 'node_modules', 'nx-fleet');
+  if (!existsSync(link)) symlinkSync(join(REPO_ROOT, 'packages/nx-fleet'), link, 'dir');
+}
+
+/** Configures the runner the way `nx g nx-fleet:init` does on Nx 19–20, and commits it. */
+export async function configureRunner(workspace: string, url: string): Promise<void> {
+  const file = join(workspace, 'nx.json');
+  const nxJson = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  const runners = (nxJson.tasksRunnerOptions ?? {}) as Record<string, { runner?: string; options?: Record<string, unknown> }>;
+  runners.default = { ...(runners.default ?? {}), runner: 'nx-fleet', options: { ...(runners.default?.options ?? {}), url } };
+  nxJson.tasksRunnerOptions = runners;
+  writeFileSync(file, `${JSON.stringify(nxJson, null, 2)}\n`);
+  await git(workspace, ['add', '-A']);
+  await git(workspace, ['commit', '-q', '-m', 'use nx-fleet', '--allow-empty']);
+}
+
+export async function git(workspace: string, args: string[]): Promise<RunResult> {
+  return runOk('git', 'git', ['-c', 'user.name=Fleet E2E', '-c', 'user.email=e2e@fleet.invalid', ...args], {
+    cwd: workspace,
+    env: isolatedEnv(workspace),
+    timeoutMs: 60_000,
+  });
+}
+
+/** A main workspace and `agents` agent checkouts, all copies of `template`, configured for `coordinator`. */
+export async function fleetWorkspaces(template: string, coordinator: Coordinator, agents: number): Promise<{ main: string; agents: string[] }> {
+  const main = await copyWorkspace(template);
+  linkFleet(main);
+  await configureRunner(main, coordinator.url);
+  const copies: string[] = [];
+  for (let i = 0; i < agents; i++) copies.push(await copyWorkspace(main));
+  return { main, agents: copies };
+}
+
+export interface FleetEnvOptions {
+  runId: string;
+  extra?: Record<string, string | undefined>;
+}
+
+export function fleetEnv(workspace: string, coordinator: Coordinator, options: FleetEnvOptions): Record<string, string> {
+  return isolatedEnv(workspace, { FLEET_TOKEN: coordinator.token, FLEET_RUN_ID: options.runId, ...options.extra });
+}
+
+export function startAgent(workspace: string, coordinator: Coordinator, runId: string, name: string, args: string[] = []): ManagedProcess {
+  return startProcess(name, process.execPath, [CLI, 'start-agent', '--name', name, ...args], {
+    cwd: workspace,
+    env: fleetEnv(workspace, coordinator, { runId, extra: { FLEET_MARKER_ID: name } }),
+    logFile: join(workspace, '.fleet-e2e', `${name}.log`),
+  });
+}
+
+export function fleetCli(workspace: string, env: Record<string, string>, args: string[], timeoutMs = 120_000): Promise<RunResult> {
+  return runToEnd(`nx-fleet ${args[0]}`, process.execPath, [CLI, ...args], { cwd: workspace, env, timeoutMs });
+}
+
+export function nx(workspace: string, env: Record<string, string>, args: string[], timeoutMs = 10 * 60_000): Promise<RunResult> {
+  return runToEnd(`nx ${args[0]}`, process.execPath, [join(workspace, 'node_modules/nx/bin/nx.js'), ...args], {
+    cwd: workspace,
+    env,
+    timeoutMs,
+  });
+}
+
+/** Polls the run until `count` agents have joined (bounded). */
+export async function waitForAgents(coordinator: Coordinator, runId: string, count: number, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let i = 0; i < timeoutMs / 200 && Date.now() < deadline; i++) {
+    const res = await fetch(`${coordinator.url}/v1/runs/${encodeURIComponent(runId)}`, {
+      headers: { authorization: `Bearer ${coordinator.token}` },
+    });
+    if (res.ok) {
+      const run = (await res.json()) as { agents: unknown[] };
+      if (run.agents.length >= count) return;
+    } else await res.arrayBuffer();
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${count} agents did not join run ${runId} within ${timeoutMs} ms`);
+}
+
+/** How many tasks an agent says it ran (its "[fleet] running <task>" lines). */
+export function tasksRunBy(agent: ManagedProcess): string[] {
+  return [...agent.output.matchAll(/^\[fleet\] running (\S+)/gm)].map((m) => m[1]);
+}
+
+export function newRunId(label: string): string {
+  return `e2e-${label}-${Date.now()}-${randomBytes(3).toString('hex')}`;
+}
