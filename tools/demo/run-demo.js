@@ -31,9 +31,9 @@ function baseEnv(home) {
 function start(name, args, { cwd, env, logFile }) {
   const child = spawn(process.execPath, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const log = createWriteStream(logFile);
-  child.stdout.pipe(log);
-  child.stderr.pipe(log);
-  child.exited = new Promise((res) => child.on('close', (code) => res(code)));
+  child.stdout.pipe(log, { end: false });
+  child.stderr.pipe(log, { end: false });
+  child.exited = new Promise((res) => child.on('close', (code) => log.end(() => res(code))));
   children.push(child);
   return child;
 }

@@ -1,0 +1,126 @@
+/**
+ * Fleet end to end on a hand-made workspace of nx:run-commands targets (nested outputs,
+ * file modes, a failing task, a task whose hash depends on its dependencies' outputs),
+ * on Nx 20.8.4 and 19.8.14: a real coordinator, three agents and the main job's commands.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { cleanupAll } from '../support/processes';
+import { digestTree } from '../support/tree-digest';
+import { copyWorkspace, handmadeWorkspaceTemplate, type NxVersion } from '../support/workspaces';
+import { isolatedEnv } from '../support/env';
+import {
+  fleetCli,
+  fleetEnv,
+  fleetWorkspaces,
+  newRunId,
+  nx,
+  startAgent,
+  startCoordinator,
+  tasksRunBy,
+  waitForAgents,
+  type Coordinator,
+} from './cluster';
+
+jest.setTimeout(10 * 60_000);
+
+const versions: NxVersion[] = process.env.FLEET_E2E_SKIP_19 === '1' ? ['20.8.4'] : ['20.8.4', '19.8.14'];
+
+describe.each(versions)('distributed run on a hand-made workspace, Nx %s', (version) => {
+  let coordinator: Coordinator;
+  let template: string;
+
+  beforeAll(async () => {
+    template = await handmadeWorkspaceTemplate(version);
+    coordinator = await startCoordinator();
+  });
+  afterAll(async () => {
+    await cleanupAll();
+  });
+
+  /** Three agents and a main workspace; runs the main job's three commands around `nxArgs`. */
+  async function distributed(nxArgs: string[], options: { agents?: number; startFlags?: string[] } = {}) {
+    const count = options.agents ?? 3;
+    const runId = newRunId(`hm-${version}`);
+    const ws = await fleetWorkspaces(template, coordinator, count);
+    const agents = ws.agents.map((dir, i) => startAgent(dir, coordinator, runId, `agent-${i + 1}`, ['--parallel', '2']));
+    const env = fleetEnv(ws.main, coordinator, { runId });
+    const start = await fleetCli(ws.main, env, ['start-ci-run', '--agents', String(count), ...(options.startFlags ?? [])]);
+    expect(start.code).toBe(0);
+    await waitForAgents(coordinator, runId, count);
+    const main = await nx(ws.main, env, nxArgs);
+    const stopStartedAt = Date.now();
+    const stop = await fleetCli(ws.main, env, ['stop-all-agents']);
+    const exits = await Promise.all(agents.map((a) => a.exited));
+    return { ws, agents, main, stop, exits, agentsExitedAfterMs: Date.now() - stopStartedAt, runId };
+  }
+
+  it('restores byte-identical outputs, prints every task log and exits 0', async () => {
+    const targets = ['run-many', '-t', 'build', 'second', 'lint'];
+    // the local run: the same workspace, nx-fleet configured, no run and no token (a laptop)
+    const local = (await fleetWorkspaces(template, coordinator, 0)).main;
+    const localRun = await nx(local, isolatedEnv(local), targets);
+    expect(localRun.code).toBe(0);
+
+    const run = await distributed(targets);
+    expect(run.main.code).toBe(0);
+    for (const id of ['a:build', 'b:build', 'b:second', 'a:lint', 'b:lint']) {
+      expect(run.main.stdout).toContain(`nx run ${id}`);
+    }
+    for (const text of ['built-a', 'built-b', 'lint-ok-a', 'lint-ok-b']) expect(run.main.stdout).toContain(text);
+    // everything came from the agents: nothing ran on main
+    expect(run.main.stdout).toMatch(/read the output from the cache instead of running the command for 5 out of 5 tasks/);
+    const ran = run.agents.flatMap(tasksRunBy).sort();
+    expect(ran).toEqual(['a:build', 'a:lint', 'b:build', 'b:lint', 'b:second']);
+
+    const want = digestTree(join(local, 'dist'));
+    const got = digestTree(join(run.ws.main, 'dist'));
+    expect(Object.keys(want).length).toBeGreaterThanOrEqual(5);
+    expect(got).toEqual(want);
+    expect(got['a/bin.sh'].mode & 0o777).toBe(0o755);
+    expect(run.stop.code).toBe(0);
+    expect(run.exits.every((e) => e.code === 0)).toBe(true);
+  });
+
+  it('shows a task that failed on an agent as failed, with its log, and never runs it on main', async () => {
+    const run = await distributed(['run-many', '-t', 'test']);
+    expect(run.main.code).toBe(1);
+    expect(run.main.stdout).toContain('FAIL marker-b-test');
+    expect(run.main.stdout).toMatch(/b:test failed on agent agent-\d/);
+    // the task wrote its marker on the agent that ran it, never on main
+    expect(existsSync(join(run.ws.main, '.markers'))).toBe(false);
+    const markers = run.ws.agents.flatMap((dir) => (existsSync(join(dir, '.markers')) ? readdirSync(join(dir, '.markers')) : []));
+    expect(markers).toHaveLength(1);
+    expect(markers[0]).toMatch(/^b-test-ran-agent-\d$/);
+    // the run is failed, and the command that completes it says so
+    expect(run.stop.code).toBe(1);
+    expect(run.stop.stderr).toContain('failed tasks: b:test');
+    expect(run.exits.every((e) => e.code === 0)).toBe(true);
+  });
+
+  it('with nothing affected, exits 0 at once and the agents leave within 30 s', async () => {
+    const run = await distributed(['affected', '-t', 'build', 'test', 'lint', '--base=HEAD', '--head=HEAD'], { agents: 2 });
+    expect(run.main.code).toBe(0);
+    expect(run.main.durationMs).toBeLessThan(60_000);
+    expect(run.stop.code).toBe(0);
+    expect(run.exits.map((e) => e.code)).toEqual([0, 0]);
+    expect(run.agentsExitedAfterMs).toBeLessThan(30_000);
+  });
+});
+
+describe('a coordinator that is down', () => {
+  afterAll(() => cleanupAll());
+
+  it('start-ci-run exits non-zero within 60 s, naming the URL', async () => {
+    const template = await handmadeWorkspaceTemplate('20.8.4');
+    const ws = await copyWorkspace(template);
+    const url = 'http://127.0.0.1:9'; // discard port: nothing listens there
+    const env = isolatedEnv(ws, { FLEET_URL: url, FLEET_TOKEN: 't', FLEET_RUN_ID: newRunId('down') });
+    const started = Date.now();
+    const result = await fleetCli(ws, env, ['start-ci-run'], 90_000);
+    expect(result.code).not.toBe(0);
+    expect(Date.now() - started).toBeLessThan(60_000);
+    expect(result.stderr).toContain(`cannot reach the Fleet coordinator at ${url}`);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
