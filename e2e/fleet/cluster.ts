@@ -62,9 +62,15 @@ export async function git(workspace: string, args: string[]): Promise<RunResult>
 }
 
 /** A main workspace and `agents` agent checkouts, all copies of `template`, configured for `coordinator`. */
-export async function fleetWorkspaces(template: string, coordinator: Coordinator, agents: number): Promise<{ main: string; agents: string[] }> {
+export async function fleetWorkspaces(
+  template: string,
+  coordinator: Coordinator,
+  agents: number,
+  prepare?: (workspace: string) => void,
+): Promise<{ main: string; agents: string[] }> {
   const main = await copyWorkspace(template);
   linkFleet(main);
+  prepare?.(main);
   await configureRunner(main, coordinator.url);
   const copies: string[] = [];
   for (let i = 0; i < agents; i++) copies.push(await copyWorkspace(main));

@@ -3,7 +3,7 @@
  * file modes, a failing task, a task whose hash depends on its dependencies' outputs),
  * on Nx 20.8.4 and 19.8.14: a real coordinator, three agents and the main job's commands.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanupAll } from '../support/processes';
 import { digestTree } from '../support/tree-digest';
@@ -12,6 +12,7 @@ import { isolatedEnv } from '../support/env';
 import {
   fleetCli,
   fleetEnv,
+  git,
   fleetWorkspaces,
   newRunId,
   nx,
@@ -39,10 +40,13 @@ describe.each(versions)('distributed run on a hand-made workspace, Nx %s', (vers
   });
 
   /** Three agents and a main workspace; runs the main job's three commands around `nxArgs`. */
-  async function distributed(nxArgs: string[], options: { agents?: number; startFlags?: string[] } = {}) {
+  async function distributed(
+    nxArgs: string[],
+    options: { agents?: number; startFlags?: string[]; prepare?: (workspace: string) => void } = {},
+  ) {
     const count = options.agents ?? 3;
     const runId = newRunId(`hm-${version}`);
-    const ws = await fleetWorkspaces(template, coordinator, count);
+    const ws = await fleetWorkspaces(template, coordinator, count, options.prepare);
     const agents = ws.agents.map((dir, i) => startAgent(dir, coordinator, runId, `agent-${i + 1}`, ['--parallel', '2']));
     const env = fleetEnv(ws.main, coordinator, { runId });
     const start = await fleetCli(ws.main, env, ['start-ci-run', '--agents', String(count), ...(options.startFlags ?? [])]);
@@ -80,6 +84,58 @@ describe.each(versions)('distributed run on a hand-made workspace, Nx %s', (vers
     expect(got['a/bin.sh'].mode & 0o777).toBe(0o755);
     expect(run.stop.code).toBe(0);
     expect(run.exits.every((e) => e.code === 0)).toBe(true);
+    // nothing written outside the declared outputs, Fleet's .fleet/ and Nx's own .nx/
+    const status = await git(run.ws.main, ['status', '--porcelain', '--ignored', '--untracked-files=normal']);
+    const written = status.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => line.slice(3).split('/')[0])
+      .filter((top) => !['node_modules', '.home'].includes(top));
+    expect([...new Set(written)].sort()).toEqual(['.fleet', '.nx', 'dist']);
+  });
+
+  it('runs on main, with a warning, a task whose hash the agents compute differently', async () => {
+    // c:envy's hash includes FLEET_MARKER_ID, which each agent sets to its own name
+    const addC = (dir: string): void => {
+      writeFileSync(
+        join(dir, 'packages/c/project.json'),
+        JSON.stringify({
+          name: 'c',
+          targets: {
+            envy: {
+              executor: 'nx:run-commands',
+              cache: true,
+              inputs: [{ env: 'FLEET_MARKER_ID' }],
+              options: { command: 'echo envy-ran-on-${FLEET_MARKER_ID:-main}' },
+            },
+          },
+        }),
+      );
+    };
+    const run = await distributed(['run', 'c:envy'], { agents: 1, prepare: (dir) => (mkdirSync(join(dir, 'packages/c'), { recursive: true }), addC(dir)) });
+    expect(run.main.code).toBe(0);
+    expect(run.main.stderr).toMatch(/c:envy: the agent computed hash \S+ but main computed \S+/);
+    expect(run.main.stdout).toContain('envy-ran-on-main');
+  });
+
+  it('keeps serving the run after a task crashes', async () => {
+    const addCrash = (dir: string): void => {
+      const file = join(dir, 'packages/a/project.json');
+      const project = JSON.parse(readFileSync(file, 'utf8'));
+      project.targets.crash = { executor: 'nx:run-commands', cache: true, options: { command: 'kill -SEGV $$' } };
+      writeFileSync(file, JSON.stringify(project));
+    };
+    const run = await distributed(['run-many', '-t', 'crash', 'build', '--parallel=1'], {
+      agents: 1,
+      startFlags: ['--no-stop-agents-on-failure'],
+      prepare: addCrash,
+    });
+    expect(run.main.code).toBe(1);
+    expect(run.main.stdout).toMatch(/a:crash failed on agent agent-1/);
+    const ran = tasksRunBy(run.agents[0]);
+    expect(ran).toEqual(expect.arrayContaining(['a:crash', 'a:build', 'b:build']));
+    expect(run.main.stdout).toContain('built-b');
+    expect(run.exits[0].code).toBe(0);
   });
 
   it('shows a task that failed on an agent as failed, with its log, and never runs it on main', async () => {

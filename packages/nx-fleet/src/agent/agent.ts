@@ -96,7 +96,9 @@ async function runLeasedTask(options: AgentOptions, task: LeasedTask, relay: Rel
   cache.forget(task.leaseId);
   // the task's own result: under its planned hash, else the last one its Nx stored
   // (dependencies come from the cache and store nothing)
-  const own = stored.find((s) => s.hash === task.hash) ?? stored[stored.length - 1];
+  const own = task.hash
+    ? (stored.find((s) => s.hash === task.hash) ?? (stored.length === 1 ? stored[0] : undefined))
+    : stored[stored.length - 1];
   const hash = own?.hash ?? task.hash;
   let log = own?.failed ? own.key : undefined;
   if (exitCode !== 0 && !own?.failed) {

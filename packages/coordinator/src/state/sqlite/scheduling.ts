@@ -155,7 +155,8 @@ export function completeLease(sql: Sql, leaseId: string, result: LeaseCompletion
       return { ...base, accepted: false, taskStatus: asTaskStatus(current?.status ?? 'cancelled') };
     }
     const status = result.exitCode === 0 ? 'succeeded' : 'failed';
-    const hash = task.hash ?? result.hash;
+    // the hash the agent's Nx computed wins: its artifact is stored under it
+    const hash = result.hash ?? task.hash;
     sql.run(
       `UPDATE tasks SET status = ?, hash = ?, agent = ?, exit_code = ?, duration_ms = ?, message = ?, log = ?,
          lease_id = NULL, lease_expires_at = NULL
