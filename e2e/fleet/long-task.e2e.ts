@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanupAll } from '../support/processes';
 import { handmadeWorkspaceTemplate } from '../support/workspaces';
-import { fleetCli, fleetEnv, fleetWorkspaces, newRunId, nx, startAgent, startCoordinator, waitForAgents } from './cluster';
+import { fleetCli, fleetEnv, fleetWorkspaces, newRunId, nx, startCoordinator, waitForAgents } from './cluster';
 import { startIdleProxy, type IdleProxy } from './idle-proxy';
 import { CLI } from './cluster';
 import { startProcess } from '../support/processes';
