@@ -91,7 +91,8 @@ describe.each(versions)('distributed run on a hand-made workspace, Nx %s', (vers
       .filter(Boolean)
       .map((line) => line.slice(3).split('/')[0])
       .filter((top) => !['node_modules', '.home'].includes(top));
-    expect([...new Set(written)].sort()).toEqual(['.fleet', '.nx', 'dist']);
+    expect(written).toContain('dist');
+    for (const top of written) expect(['.fleet', '.nx', 'dist']).toContain(top);
   });
 
   it('runs on main, with a warning, a task whose hash the agents compute differently', async () => {
