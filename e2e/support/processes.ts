@@ -257,10 +257,7 @@ export async function cleanupAll(graceMs = 3000): Promise<void> {
   const all = [...started];
   await Promise.all(all.map((proc) => proc.stop(graceMs)));
   all.forEach((proc) => started.delete(proc));
-  if (started.size === 0 && exitHookInstalled) {
-    process.removeListener('exit', killAllNow);
-    exitHookInstalled = false;
-  }
+  if (started.size === 0) removeExitHook();
 }
 
 /** Processes started through this module and not yet cleaned up (for diagnostics). */
@@ -272,6 +269,15 @@ function killAllNow(): void {
   for (const proc of started) signalGroup(proc.pid, 'SIGKILL');
 }
 
+const SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
+
+/** A signal to the test process ends it without 'exit': kill our groups, then let the signal act as usual. */
+function onSignal(signal: NodeJS.Signals): void {
+  killAllNow();
+  removeExitHook();
+  if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+}
+
 let exitHookInstalled = false;
 
 /** Installed with the first process and removed by cleanupAll, so jest workers do not pile up listeners. */
@@ -279,4 +285,12 @@ function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.on('exit', killAllNow);
+  SIGNALS.forEach((signal) => process.on(signal, onSignal));
+}
+
+function removeExitHook(): void {
+  if (!exitHookInstalled) return;
+  exitHookInstalled = false;
+  process.removeListener('exit', killAllNow);
+  SIGNALS.forEach((signal) => process.removeListener(signal, onSignal));
 }
