@@ -83,10 +83,11 @@ export class FleetClient {
     return this.http.call('POST', routePath('createExecution', { runId }), ExecutionView, body, { timeoutMs: 60_000 });
   }
 
-  getExecution(executionId: string, since = -1, waitMs = 0): Promise<ExecutionView> {
+  getExecution(executionId: string, since = -1, waitMs = 0, signal?: AbortSignal): Promise<ExecutionView> {
     const query = `?since=${since}&waitMs=${waitMs}`;
     return this.http.call('GET', routePath('getExecution', { executionId }) + query, ExecutionView, undefined, {
       timeoutMs: waitMs + 10_000,
+      signal,
     });
   }
 

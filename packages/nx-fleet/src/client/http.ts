@@ -11,6 +11,8 @@ export interface HttpOptions {
   retryOn404?: boolean;
   /** Statuses that are an answer, not an error (returned as `{ status }`). */
   okStatuses?: number[];
+  /** Aborts the request (and stops retrying). */
+  signal?: AbortSignal;
 }
 
 export class CoordinatorHttpError extends FleetError {
@@ -62,7 +64,7 @@ export class JsonHttp {
       } catch (error) {
         const elapsed = Date.now() - started;
         const delay = backoffDelay(policy, n, Math.random);
-        const out = n >= policy.maxAttempts || elapsed + delay > policy.maxTotalMs;
+        const out = n >= policy.maxAttempts || elapsed + delay > policy.maxTotalMs || options.signal?.aborted === true;
         if (out || !retryable(error, options.retryOn404 ?? false)) {
           if (error instanceof CoordinatorHttpError) throw error;
           const reason = error instanceof Error ? error.message : String(error);
@@ -102,6 +104,7 @@ export class JsonHttp {
         body: body === undefined ? undefined : JSON.stringify(body),
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
+        signal: options.signal,
       });
       const text = await res.body.text();
       if (res.statusCode >= 400 && !(options.okStatuses ?? []).includes(res.statusCode)) {

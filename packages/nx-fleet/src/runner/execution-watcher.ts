@@ -12,6 +12,7 @@ export class ExecutionWatcher {
   private readonly tasks = new Map<string, TaskView>();
   private readonly waiters = new Map<string, Array<{ resolve: (t: TaskView) => void; reject: (e: Error) => void }>>();
   private stopped = false;
+  private readonly abort = new AbortController();
   private failure: Error | null = null;
   private loop: Promise<void> | null = null;
   private lastProgress = '';
@@ -28,10 +29,11 @@ export class ExecutionWatcher {
     this.loop = this.run();
   }
 
+  /** Ends the watch at once, cancelling the long-poll in flight. */
   async stop(): Promise<void> {
     this.stopped = true;
-    // the loop ends after its current long-poll; nobody needs to wait for it
-    void this.loop;
+    this.abort.abort();
+    await this.loop;
   }
 
   task(id: string): TaskView | undefined {
@@ -53,9 +55,10 @@ export class ExecutionWatcher {
   private async run(): Promise<void> {
     while (!this.stopped) {
       try {
-        const view = await this.client.getExecution(this.executionId, this.version, LONG_POLL_MS);
+        const view = await this.client.getExecution(this.executionId, this.version, LONG_POLL_MS, this.abort.signal);
         this.apply(view);
       } catch (error) {
+        if (this.stopped) return;
         this.failure = new Error(`lost the Fleet coordinator while waiting for tasks: ${describeError(error)}`);
         for (const list of this.waiters.values()) for (const w of list) w.reject(this.failure);
         this.waiters.clear();
