@@ -57,11 +57,11 @@ function linkLibrary(workspace: string, recipe: NxRecipe, n: number): void {
   const expected = `expect(lib${n}()).toEqual('lib${n}');`;
   if (!spec.includes(expected)) throw new E2eError('TEMPLATE_FAILED', `unexpected generated spec in ${specFile}:\n${spec}`);
   writeFileSync(specFile, spec.replace(expected, `expect(lib${n}()).toEqual('${chainValue(n)}');`));
-  if (recipe.linksByPackageJson) {
-    editJson(join(root, 'package.json'), (pkg) => {
-      pkg.dependencies = { ...(pkg.dependencies as Record<string, string> | undefined), [recipe.importPath(prev)]: '*' };
-    });
-  }
+  const prevPkg = JSON.parse(readFileSync(join(workspace, 'packages', `lib${prev}`, 'package.json'), 'utf8')) as { version: string };
+  const range = recipe.dependencyRange === '*' ? '*' : prevPkg.version;
+  editJson(join(root, 'package.json'), (pkg) => {
+    pkg.dependencies = { ...(pkg.dependencies as Record<string, string> | undefined), [recipe.importPath(prev)]: range };
+  });
 }
 
 /** Expands one `*` segment of a relative pattern such as 'packages/*\/dist'. */
@@ -124,7 +124,7 @@ export async function buildGeneratedTemplate(cacheDir: string, nxVersion: NxVers
     await step(inWs, `nx g @nx/js:library lib${n}`, node, [...nx, 'g', '@nx/js:library', ...recipe.libraryArgs(n)], 5 * 60_000);
   }
   for (let n = 2; n <= LIB_COUNT; n++) linkLibrary(workspace, recipe, n);
-  if (recipe.linksByPackageJson) {
+  if (recipe.npmWorkspaces) {
     await step(inWs, 'npm install (workspace links)', 'npm', ['install', '--prefer-offline'], 5 * 60_000);
     await step(inWs, 'nx sync', node, [...nx, 'sync'], 2 * 60_000);
   }

@@ -16,8 +16,13 @@ export interface NxRecipe {
   importPath(n: number): string;
   /** Relative import suffix used in generated specs ('.js' under nodenext). */
   readonly relativeImportSuffix: string;
-  /** Libraries are linked as npm workspace packages (package.json dependency) rather than tsconfig paths. */
-  readonly linksByPackageJson: boolean;
+  /** Libraries resolve each other as npm workspace packages (then npm install + nx sync), not tsconfig paths. */
+  readonly npmWorkspaces: boolean;
+  /**
+   * Range written into lib(n)'s package.json dependencies for lib(n-1): '*' (npm workspace) or 'exact'
+   * (its version; 19's @nx/dependency-checks lint rule fails when the dependency is missing).
+   */
+  readonly dependencyRange: '*' | 'exact';
   /** Folders (relative, may use one `*`) a build or test run leaves behind; removed to clean the template. */
   readonly buildLeftovers: readonly string[];
 }
@@ -32,7 +37,8 @@ export const RECIPES: Record<NxVersion, NxRecipe> = {
     projectName: (n) => `@${WORKSPACE_NAME}/lib${n}`,
     importPath: (n) => `@${WORKSPACE_NAME}/lib${n}`,
     relativeImportSuffix: '.js',
-    linksByPackageJson: true,
+    npmWorkspaces: true,
+    dependencyRange: '*',
     buildLeftovers: ['dist', '.nx', 'packages/*/dist', 'packages/*/out-tsc', 'test-output', 'coverage', 'graph.json'],
   },
   // Nx 19 "ts" preset: integrated repo, tsconfig.base.json paths, explicit @nx/js:tsc build in project.json.
@@ -47,7 +53,8 @@ export const RECIPES: Record<NxVersion, NxRecipe> = {
     projectName: (n) => `lib${n}`,
     importPath: (n) => `@${WORKSPACE_NAME}/lib${n}`,
     relativeImportSuffix: '',
-    linksByPackageJson: false,
+    npmWorkspaces: false,
+    dependencyRange: 'exact',
     buildLeftovers: ['dist', '.nx', 'packages/*/dist', 'packages/*/out-tsc', 'test-output', 'coverage', 'graph.json'],
   },
 };
