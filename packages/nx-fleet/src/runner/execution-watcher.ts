@@ -16,6 +16,9 @@ export class ExecutionWatcher {
   private failure: Error | null = null;
   private loop: Promise<void> | null = null;
   private lastProgress = '';
+  private changeWaiters: Array<() => void> = [];
+  private readonly terminalListeners: Array<(task: TaskView) => void> = [];
+  private readonly seenTerminal = new Set<string>();
   latest: ExecutionView | null = null;
 
   constructor(
@@ -33,11 +36,33 @@ export class ExecutionWatcher {
   async stop(): Promise<void> {
     this.stopped = true;
     this.abort.abort();
+    this.notifyChange();
     await this.loop;
   }
 
   task(id: string): TaskView | undefined {
     return this.tasks.get(id);
+  }
+
+  /** Every task known so far. */
+  allTasks(): TaskView[] {
+    return [...this.tasks.values()];
+  }
+
+  /** Resolves at the next change of the execution (or at once if the watch has failed). */
+  nextChange(): Promise<void> {
+    if (this.failure || this.stopped) return Promise.resolve();
+    return new Promise((resolve) => this.changeWaiters.push(resolve));
+  }
+
+  get failed(): Error | null {
+    return this.failure;
+  }
+
+  /** Called once for each task as it becomes terminal. */
+  onTerminal(listener: (task: TaskView) => void): void {
+    this.terminalListeners.push(listener);
+    for (const task of this.tasks.values()) if (this.seenTerminal.has(task.id)) listener(task);
   }
 
   /** Resolves with the task once it is terminal (succeeded, failed, skipped, cancelled). */
@@ -62,6 +87,7 @@ export class ExecutionWatcher {
         this.failure = new Error(`lost the Fleet coordinator while waiting for tasks: ${describeError(error)}`);
         for (const list of this.waiters.values()) for (const w of list) w.reject(this.failure);
         this.waiters.clear();
+        this.notifyChange();
         return;
       }
     }
@@ -74,6 +100,10 @@ export class ExecutionWatcher {
     for (const task of view.tasks) {
       this.tasks.set(task.id, task);
       if (TERMINAL_TASK_STATUSES.has(task.status)) {
+        if (!this.seenTerminal.has(task.id)) {
+          this.seenTerminal.add(task.id);
+          for (const listener of this.terminalListeners) listener(task);
+        }
         const list = this.waiters.get(task.id);
         if (list) {
           this.waiters.delete(task.id);
@@ -82,6 +112,13 @@ export class ExecutionWatcher {
       }
     }
     this.reportProgress(view);
+    this.notifyChange();
+  }
+
+  private notifyChange(): void {
+    const waiters = this.changeWaiters;
+    this.changeWaiters = [];
+    for (const w of waiters) w();
   }
 
   private reportProgress(view: ExecutionView): void {

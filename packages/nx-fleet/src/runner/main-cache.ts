@@ -1,4 +1,4 @@
-import type { TaskView } from '@fleet/protocol';
+import { TERMINAL_TASK_STATUSES, type TaskView } from '@fleet/protocol';
 import type { FleetClient } from '../client/fleet-client';
 import { CoordinatorCache } from '../relay/cache-handler';
 import type { Reporter } from '../reporter';
@@ -6,16 +6,31 @@ import { stageReplay } from '../replay/staging';
 import { describeError } from '../util/errors';
 import type { ExecutionWatcher } from './execution-watcher';
 
+export interface MainCacheOptions {
+  /**
+   * When Nx asks for a hash that no planned task has (the front door could not learn the
+   * hashes Nx computes on main, as on Nx 21+), wait for an agent to report a task with
+   * that hash; answer a miss only once every task of the execution is done.
+   */
+  resolveUnknownHashes: boolean;
+}
+
 /**
  * The relay's behaviour on main during a distributed execution. Nx asks for each task's
  * hash before it would run it; for a task that agents run, the answer waits until the
- * task is done, then is the agent's artifact (Nx restores outputs and prints the log) or,
- * for a failure, a miss with the failure staged for the preload (see replay/).
+ * task is done, then is the agent's artifact (Nx restores outputs and prints the log).
+ *
+ * A task that failed, or was skipped or cancelled by the coordinator, is staged for the
+ * preload (see replay/) as soon as main learns of it, keyed by task id, and Nx gets a
+ * miss: Nx then starts the task's process, where the preload prints the agent's log and
+ * exits with its code. Keying by task id means this holds even when main never learns
+ * which hash Nx computed for the task.
  */
 export class MainCache extends CoordinatorCache {
-  /** hash -> task id, from the plan and from hashes Nx computes on main as it goes. */
+  /** hash -> task id, from the plan, from hashes Nx computes on main, and from agents. */
   private readonly taskOfHash = new Map<string, string>();
   private readonly distributed: Set<string>;
+  private readonly staging = new Map<string, Promise<void>>();
 
   constructor(
     client: FleetClient,
@@ -24,10 +39,14 @@ export class MainCache extends CoordinatorCache {
     private readonly watcher: ExecutionWatcher,
     private readonly replayDir: string,
     plan: Array<{ id: string; hash: string | null }>,
+    private readonly options: MainCacheOptions = { resolveUnknownHashes: false },
   ) {
     super(client, reporter, tmpDir);
     this.distributed = new Set(plan.map((t) => t.id));
     for (const t of plan) if (t.hash) this.taskOfHash.set(t.hash, t.id);
+    watcher.onTerminal((task) => {
+      if (task.status !== 'succeeded') this.staging.set(task.id, this.stageUnsuccessful(task));
+    });
   }
 
   /** Nx on main computed `hash` for `taskId` (deferred hashes arrive this way). */
@@ -35,9 +54,14 @@ export class MainCache extends CoordinatorCache {
     if (this.distributed.has(taskId)) this.taskOfHash.set(hash, taskId);
   }
 
+  /** Replays being written; the runner waits for them before Nx could need them. */
+  async settled(): Promise<void> {
+    await Promise.all(this.staging.values());
+  }
+
   override async get(hash: string): Promise<{ file: string; temporary: boolean } | null> {
-    const taskId = this.taskOfHash.get(hash);
-    if (!taskId) return this.fetch(hash);
+    const taskId = this.taskOfHash.get(hash) ?? (this.options.resolveUnknownHashes ? await this.waitForHash(hash) : undefined);
+    if (!taskId) return this.fetchSuccess(hash);
     let task: TaskView;
     try {
       task = await this.watcher.waitForTask(taskId);
@@ -45,44 +69,56 @@ export class MainCache extends CoordinatorCache {
       this.reporter.warn(`${taskId} will run on main: ${describeError(error)}`);
       return null;
     }
-    switch (task.status) {
-      case 'succeeded': {
-        if (task.hash && task.hash !== hash) {
-          this.reporter.warn(
-            `${taskId}: the agent computed hash ${task.hash} but main computed ${hash}; ` +
-              'its inputs differ between the machines, so main runs it itself',
-          );
-          return null;
-        }
-        const found = await this.fetchSuccess(hash);
-        if (!found) this.reporter.warn(`${taskId} succeeded on ${task.agent ?? 'an agent'} but its artifact is missing; main runs it itself`);
-        return found;
+    if (task.status !== 'succeeded') {
+      await this.staging.get(task.id);
+      return null;
+    }
+    if (task.hash && task.hash !== hash) {
+      this.reporter.warn(
+        `${taskId}: the agent computed hash ${task.hash} but main computed ${hash}; ` +
+          'its inputs differ between the machines, so main runs it itself',
+      );
+      return null;
+    }
+    const found = await this.fetchSuccess(hash);
+    if (!found) this.reporter.warn(`${taskId} succeeded on ${task.agent ?? 'an agent'} but its artifact is missing; main runs it itself`);
+    return found;
+  }
+
+  /** The task an agent reported `hash` for, waiting while tasks are still to finish. */
+  private async waitForHash(hash: string): Promise<string | undefined> {
+    for (;;) {
+      const tasks = this.watcher.allTasks();
+      const match = tasks.find((t) => t.hash === hash && this.distributed.has(t.id));
+      if (match) {
+        this.taskOfHash.set(hash, match.id);
+        return match.id;
       }
-      case 'failed':
-        await this.stageFailure(task);
-        return null;
-      case 'skipped':
-      case 'cancelled':
-        this.stage(task, null, `[fleet] ${task.id} was ${task.status} by the coordinator${task.message ? `: ${task.message}` : ''}`);
-        return null;
-      case 'pending':
-      case 'ready':
-      case 'leased':
-        return null; // not terminal: waitForTask never resolves with these
+      if (this.watcher.failed || tasks.every((t) => TERMINAL_TASK_STATUSES.has(t.status))) return undefined;
+      await this.watcher.nextChange();
     }
   }
 
-  private async stageFailure(task: TaskView): Promise<void> {
-    const found = task.log ? await this.fetch(task.log) : null;
-    const where = task.agent ? `on agent ${task.agent}` : 'on an agent';
-    const attempts = task.attempts > 1 ? ` after ${task.attempts} attempts` : '';
-    const banner =
-      `[fleet] ${task.id} failed ${where}${attempts} (exit code ${task.exitCode ?? 'unknown'})` +
-      (task.message ? `: ${task.message}` : '; its log follows. It is not run again on main.');
-    this.stage(task, found?.file ?? null, banner);
+  private async stageUnsuccessful(task: TaskView): Promise<void> {
+    try {
+      if (task.status === 'failed') {
+        const found = task.log ? await this.fetch(task.log) : null;
+        const where = task.agent ? `on agent ${task.agent}` : 'on an agent';
+        const attempts = task.attempts > 0 ? ` after ${task.attempts + 1} attempts` : '';
+        const banner =
+          `[fleet] ${task.id} failed ${where}${attempts} (exit code ${task.exitCode ?? 'unknown'})` +
+          (task.message ? `: ${task.message}` : '; its log follows. It is not run again on main.');
+        this.stage(task, found?.file ?? null, banner);
+      } else {
+        this.stage(task, null, `[fleet] ${task.id} was ${task.status} by the coordinator${task.message ? `: ${task.message}` : ''}`);
+      }
+    } catch (error) {
+      this.reporter.warn(`could not prepare the result of ${task.id} for main: ${describeError(error)}`);
+    }
   }
 
   private stage(task: TaskView, archive: string | null, banner: string): void {
-    stageReplay(this.replayDir, { taskId: task.id, exitCode: task.exitCode && task.exitCode > 0 ? task.exitCode : 1, banner }, archive);
+    const exitCode = task.exitCode && task.exitCode > 0 ? task.exitCode : 1;
+    stageReplay(this.replayDir, { taskId: task.id, exitCode, banner }, archive);
   }
 }
