@@ -44,7 +44,7 @@ export async function revParse(workspace: string, rev: string): Promise<string> 
   return (await git(workspace, ['rev-parse', rev])).stdout.trim();
 }
 
-/** `git status --porcelain` of the workspace (ignored files excluded). */
+/** `git status --porcelain` of the workspace, ignored files and the test's own .home/ (isolated HOME) and .fleet-e2e/ (logs) excluded. */
 export async function gitStatus(workspace: string): Promise<string> {
-  return (await git(workspace, ['status', '--porcelain'])).stdout;
+  return (await git(workspace, ['status', '--porcelain', '--', '.', ':!.home', ':!.fleet-e2e'])).stdout;
 }
