@@ -1,5 +1,6 @@
 import yargs from 'yargs';
 import { describeError } from '../util/errors';
+import { internalRelay } from './commands/internal-relay';
 import { serve } from './commands/serve';
 import { startAgent } from './commands/start-agent';
 import { startCiRun } from './commands/start-ci-run';
@@ -17,6 +18,7 @@ export async function main(argv: string[]): Promise<void> {
       .command(startAgent)
       .command(stopAllAgents)
       .command(serve)
+      .command(internalRelay)
       .demandCommand(1, 'name a command: start-ci-run, start-agent, stop-all-agents or serve')
       .strict()
       .fail((message, error, y) => {

@@ -1,3 +1,5 @@
+import { dirname, join } from 'node:path';
+
 /**
  * Nx is a peer dependency: every Nx module is loaded from the user's workspace, never
  * from wherever nx-fleet happens to be installed, so the Nx that runs is the user's.
@@ -10,4 +12,12 @@ export function requireFromWorkspace<T>(request: string, workspaceRoot: string):
 
 export function nxPackageVersion(workspaceRoot: string): string {
   return requireFromWorkspace<{ version: string }>('nx/package.json', workspaceRoot).version;
+}
+
+/** The workspace's Nx CLI script (`bin/nx.js` up to Nx 23, `dist/bin/nx.js` in Nx 24). */
+export function nxCliPath(workspaceRoot: string): string {
+  const pkgFile = require.resolve('nx/package.json', { paths: [workspaceRoot] });
+  const pkg = requireFromWorkspace<{ bin?: string | Record<string, string> }>('nx/package.json', workspaceRoot);
+  const bin = typeof pkg.bin === 'string' ? pkg.bin : (pkg.bin?.nx ?? 'bin/nx.js');
+  return join(dirname(pkgFile), bin);
 }

@@ -1,4 +1,4 @@
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { rmSync } from 'node:fs';
 import { FleetClient } from '../client/fleet-client';
 import type { ClientConfig } from '../config';
@@ -13,6 +13,7 @@ import { setEnv, wireCache } from './cache-wiring';
 import { ExecutionWatcher } from './execution-watcher';
 import { MainCache } from './main-cache';
 import { buildPlan } from './plan';
+import { preloadEnv } from './preload-env';
 
 export interface DistributedRunInput {
   tasks: NxTask[];
@@ -57,12 +58,7 @@ export async function runDistributed(input: DistributedRunInput): Promise<unknow
   const relay = await startRelay(cache, { tmpDir, reporter });
   const unwrapHasher = wrapHasher(context, (taskId, hash) => cache.noteHash(taskId, hash));
   const wired = wireCache(input.kind, relay, input.options, reporter);
-  const restoreEnv = setEnv({
-    NODE_OPTIONS: withPreload(process.env.NODE_OPTIONS),
-    FLEET_REPLAY_DIR: replayDir,
-    // run-commands tasks otherwise run inside Nx's own process, where the preload cannot act
-    NX_RUN_COMMANDS_DIRECTLY: 'false',
-  });
+  const restoreEnv = setEnv(preloadEnv(replayDir));
   const heartbeat = setInterval(() => {
     client.heartbeatExecution(executionId).catch((error: unknown) => reporter.debug(`heartbeat: ${describeError(error)}`));
   }, HEARTBEAT_MS);
@@ -93,12 +89,6 @@ export async function runDistributed(input: DistributedRunInput): Promise<unknow
 function summarizeLocal(local: Array<{ id: string; reason: string }>): string {
   const shown = local.slice(0, 3).map((l) => `${l.id}: ${l.reason}`);
   return shown.join('; ') + (local.length > 3 ? `; and ${local.length - 3} more` : '');
-}
-
-function withPreload(current: string | undefined): string {
-  const preload = resolve(__dirname, '../replay/preload.js');
-  const flag = `--require ${JSON.stringify(preload)}`;
-  return current && current.trim() ? `${current} ${flag}` : flag;
 }
 
 /** Learns each hash Nx computes on main (deferred hashes are computed just before the cache lookup). */

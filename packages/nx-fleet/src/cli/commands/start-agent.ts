@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { agentNameFromEnv, runAgent } from '../../agent/agent';
+import { nxCliPath } from '../../nx/load';
 import { cliContext, type CommonArgs } from '../context';
 
 interface Args extends CommonArgs {
@@ -24,7 +25,7 @@ export const startAgent: CommandModule<object, Args> = {
     const ctx = cliContext(args);
     const name = args.name ?? agentNameFromEnv(process.env);
     // the workspace's own Nx, never one bundled with nx-fleet
-    const nxBin = require.resolve('nx/bin/nx.js', { paths: [ctx.workspaceRoot] });
+    const nxBin = nxCliPath(ctx.workspaceRoot);
     const result = await runAgent({
       client: ctx.client,
       runId: ctx.runId,

@@ -1,0 +1,146 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { FleetClient } from '../client/fleet-client';
+import { resolveClientConfig, type ClientConfig, type FleetRunnerOptions } from '../config';
+import { nxPackageVersion } from '../nx/load';
+import type { NxTask } from '../nx/types';
+import { classifyNxVersion } from '../nx-version';
+import { streamReporter } from '../reporter';
+import { fleetDir, readRunMarker } from '../run-marker';
+import { buildPlan } from '../runner/plan';
+import { preloadEnv } from '../runner/preload-env';
+import { describeError, FleetError } from '../util/errors';
+import { newId } from '../util/ids';
+import { taskGraphOf } from './task-graph';
+
+/** What Nx passes to the hooks (20.4+). */
+export interface PreTasksContext {
+  id: string;
+  workspaceRoot: string;
+  nxJsonConfiguration?: Record<string, unknown>;
+  argv: string[];
+}
+export interface PostTasksContext extends PreTasksContext {
+  taskResults: Record<string, { status: string }>;
+}
+
+interface HookState {
+  executionId: string;
+  relayPid: number;
+  resultFile: string;
+}
+
+const hookFile = (root: string, id: string): string => join(fleetDir(root), 'hooks', `${id.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64)}.json`);
+
+/**
+ * The front door for Nx 21+, where custom tasks runners are gone: an Nx plugin whose
+ * `preTasksExecution` hook, inside an active run, submits the command's task graph and
+ * starts Fleet's relay beside Nx; the environment it sets points Nx's HTTP cache at the
+ * relay and loads the replay preload into task processes. Outside a run it makes the
+ * coordinator Nx's remote cache (when FLEET_TOKEN is set), nothing more.
+ */
+export async function preTasksExecution(options: FleetRunnerOptions | undefined, context: PreTasksContext): Promise<void> {
+  const root = context.workspaceRoot;
+  const version = nxPackageVersion(root);
+  const kind = classifyNxVersion(version);
+  if (kind.kind === 'runner') return; // Nx 19–20: the tasks runner does the work
+  if (kind.kind === 'unsupported') throw new FleetError(kind.message ?? `Nx ${version} is not supported by Fleet`, 'unsupported_nx');
+  if (process.env.FLEET_DISTRIBUTE === 'false' || process.env.FLEET_AGENT_CACHE_URL) return; // an agent, or opted out
+  const reporter = streamReporter(process.stderr, { verbose: process.env.FLEET_VERBOSE === 'true' });
+  const marker = readRunMarker(root);
+  let config: ClientConfig | null = null;
+  try {
+    config = resolveClientConfig(process.env, { nxJsonOptions: options });
+  } catch (error) {
+    if (marker) throw error;
+    reporter.debug(`remote cache off: ${describeError(error)}`);
+  }
+  if (!config) return;
+  if (!marker) {
+    // a laptop or a job without a run: the coordinator is an ordinary remote cache
+    process.env.NX_SELF_HOSTED_REMOTE_CACHE_SERVER = config.url;
+    process.env.NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN = config.token;
+    return;
+  }
+  const client = new FleetClient(config);
+  const graph = await taskGraphOf(context.argv, root);
+  const plan = buildPlan(graph, (task: NxTask) => task.cache === true);
+  if (plan.distributed.length === 0) return;
+  for (const task of plan.distributed) task.hash = null; // Nx hashes them later; agents report theirs
+  const executionId = newId('x');
+  const command = ['nx', ...context.argv.slice(2)].join(' ').slice(0, 4000);
+  await client.createExecution(marker.runId, { executionId, command, tasks: plan.distributed });
+  reporter.info(
+    `distributing ${plan.distributed.length} task${plan.distributed.length === 1 ? '' : 's'} of run ${marker.runId}` +
+      (plan.local.length ? `; ${plan.local.length} run on main` : ''),
+  );
+
+  const dir = join(fleetDir(root), 'relays', executionId);
+  mkdirSync(dir, { recursive: true });
+  const relayState = await startRelayProcess(root, dir, executionId, plan.distributed, config);
+  const state: HookState = { executionId, relayPid: relayState.pid, resultFile: join(dir, 'result.json') };
+  mkdirSync(join(fleetDir(root), 'hooks'), { recursive: true });
+  writeFileSync(hookFile(root, context.id), JSON.stringify(state));
+  const env = preloadEnv(join(dir, 'replay'));
+  env.NX_SELF_HOSTED_REMOTE_CACHE_SERVER = relayState.url;
+  env.NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN = relayState.secret;
+  // every assignment is recorded by Nx and applied to the main process
+  for (const [key, value] of Object.entries(env)) process.env[key] = value;
+}
+
+/** Ends the execution: tells the relay the command's outcome and waits for it to leave. */
+export async function postTasksExecution(_options: FleetRunnerOptions | undefined, context: PostTasksContext): Promise<void> {
+  const file = hookFile(context.workspaceRoot, context.id);
+  if (!existsSync(file)) return;
+  const state = JSON.parse(readFileSync(file, 'utf8')) as HookState;
+  const failed = Object.values(context.taskResults ?? {}).some((r) => r.status === 'failure' || r.status === 'skipped');
+  writeFileSync(state.resultFile, JSON.stringify({ status: failed ? 'failed' : 'succeeded' }));
+  try {
+    process.kill(state.relayPid, 'SIGTERM');
+  } catch {
+    // already gone: it finishes the execution itself when it loses its parent
+  }
+  for (let i = 0; i < 100 && alive(state.relayPid); i++) await new Promise((r) => setTimeout(r, 100));
+  rmSync(file, { force: true });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Starts `nx-fleet internal-relay` detached and waits (bounded) for it to say where it listens. */
+async function startRelayProcess(
+  root: string,
+  dir: string,
+  executionId: string,
+  plan: Array<{ id: string; hash: string | null }>,
+  config: ClientConfig,
+): Promise<{ url: string; secret: string; pid: number }> {
+  const planFile = join(dir, 'plan.json');
+  const stateFile = join(dir, 'relay.json');
+  writeFileSync(planFile, JSON.stringify(plan));
+  const log = openSync(join(dir, 'relay.log'), 'a');
+  const cli = resolve(__dirname, '../../bin/nx-fleet.js');
+  const child = spawn(
+    process.execPath,
+    [cli, 'internal-relay', '--execution-id', executionId, '--dir', dir, '--workspace', root, '--parent-pid', String(process.ppid)],
+    // stderr is the Nx command's own (through the plugin worker), so progress lines reach the CI log
+    { detached: true, stdio: ['ignore', log, 'inherit'], env: { ...process.env, FLEET_URL: config.url, FLEET_TOKEN: config.token } },
+  );
+  child.unref();
+  for (let i = 0; i < 300; i++) {
+    if (existsSync(stateFile)) {
+      const state = JSON.parse(readFileSync(stateFile, 'utf8')) as { url: string; secret: string };
+      return { ...state, pid: child.pid ?? 0 };
+    }
+    if (child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new FleetError(`Fleet's relay did not start; see ${join(dir, 'relay.log')}`);
+}
