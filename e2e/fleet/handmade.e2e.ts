@@ -10,9 +10,11 @@ import { digestTree } from '../support/tree-digest';
 import { copyWorkspace, handmadeWorkspaceTemplate, type NxVersion } from '../support/workspaces';
 import { isolatedEnv } from '../support/env';
 import {
+  configureRunner,
   fleetCli,
   fleetEnv,
   git,
+  linkFleet,
   fleetWorkspaces,
   newRunId,
   nx,
@@ -172,6 +174,8 @@ describe('a coordinator that is down', () => {
     const template = await handmadeWorkspaceTemplate('20.8.4');
     const ws = await copyWorkspace(template);
     const url = 'http://127.0.0.1:9'; // discard port: nothing listens there
+    linkFleet(ws);
+    await configureRunner(ws, url);
     const env = isolatedEnv(ws, { FLEET_URL: url, FLEET_TOKEN: 't', FLEET_RUN_ID: newRunId('down') });
     const started = Date.now();
     const result = await fleetCli(ws, env, ['start-ci-run'], 90_000);

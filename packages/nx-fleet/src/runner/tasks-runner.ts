@@ -1,13 +1,14 @@
 import { join } from 'node:path';
 import { FleetClient } from '../client/fleet-client';
 import { readNxJson, resolveClientConfig, type ClientConfig, type FleetRunnerOptions } from '../config';
-import { requireFromWorkspace } from '../nx/load';
+import { nxPackageVersion, requireFromWorkspace } from '../nx/load';
+import { classifyNxVersion } from '../nx-version';
 import type { NxRunnerContext, NxRunnerOptions, NxTask, NxTasksRunner } from '../nx/types';
 import { CoordinatorCache } from '../relay/cache-handler';
 import { startRelay } from '../relay/relay-server';
 import { streamReporter, type Reporter } from '../reporter';
 import { fleetDir, readRunMarker } from '../run-marker';
-import { describeError } from '../util/errors';
+import { describeError, FleetError } from '../util/errors';
 import { cacheKind, wireCache } from './cache-wiring';
 import { runDistributed } from './distributed';
 
@@ -21,6 +22,9 @@ import { runDistributed } from './distributed';
  */
 export const fleetTasksRunner: NxTasksRunner = async (tasks, options, context) => {
   const workspaceRoot = findWorkspaceRoot();
+  const version = classifyNxVersion(nxPackageVersion(workspaceRoot));
+  // Nx 21+ never calls a custom runner; anything older than 19.8 is refused, never run silently
+  if (version.kind === 'unsupported') throw new FleetError(`nx-fleet: ${version.message}`, 'unsupported_nx');
   const reporter = streamReporter(process.stderr, { verbose: process.env.FLEET_VERBOSE === 'true' });
   const defaultRunner = requireFromWorkspace<{ default: NxTasksRunner }>('nx/tasks-runners/default', workspaceRoot).default;
   const nxJson = context.nxJson ?? readNxJson(workspaceRoot);

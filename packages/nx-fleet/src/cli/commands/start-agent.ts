@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { agentNameFromEnv, runAgent } from '../../agent/agent';
+import { assertFrontDoor } from '../../nx/front-door';
 import { nxCliPath } from '../../nx/load';
 import { cliContext, type CommonArgs } from '../context';
 
@@ -23,6 +24,7 @@ export const startAgent: CommandModule<object, Args> = {
       }) as never,
   handler: async (args) => {
     const ctx = cliContext(args);
+    assertFrontDoor(ctx.workspaceRoot);
     const name = args.name ?? agentNameFromEnv(process.env);
     // the workspace's own Nx, never one bundled with nx-fleet
     const nxBin = nxCliPath(ctx.workspaceRoot);

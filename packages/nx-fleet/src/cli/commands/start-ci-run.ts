@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { resolveBranch } from '../../identity';
+import { assertFrontDoor } from '../../nx/front-door';
 import { writeRunMarker } from '../../run-marker';
 import { cliContext, type CommonArgs } from '../context';
 
@@ -21,6 +22,7 @@ export const startCiRun: CommandModule<object, Args> = {
       }) as never,
   handler: async (args) => {
     const ctx = cliContext(args);
+    assertFrontDoor(ctx.workspaceRoot);
     const run = await ctx.client.createRun({
       runId: ctx.runId,
       agents: args.agents,
