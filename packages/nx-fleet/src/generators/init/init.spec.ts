@@ -203,15 +203,34 @@ describe('init URL verification', () => {
   });
 });
 
-describe('init on unsupported Nx versions', () => {
-  it.each(['21.6.11', '22.7.12', '^24.0.0'])('Nx %s: says clearly it is not supported yet and writes no runner entry', async (v) => {
+describe('init on Nx 21–24 (the plugin front door)', () => {
+  it.each(['21.6.11', '22.7.12', '23.3.2', '^24.0.0'])('Nx %s: lists nx-fleet in plugins with the url, keeping the other plugins', async (v) => {
     const tree = workspace(v);
-    const before = snapshot(tree);
-    await expect(initGenerator(tree, { url: coordinator.url })).rejects.toThrow(/not supported yet.*Nx 19\.8–20\.x/s);
-    expect(snapshot(tree)).toEqual(before);
-    expect(readJson(tree, 'nx.json').tasksRunnerOptions).toBeUndefined();
+    await initGenerator(tree, { url: coordinator.url });
+    const nxJson = readJson(tree, 'nx.json');
+    expect(nxJson.plugins).toEqual([...NX20_JSON.plugins, { plugin: 'nx-fleet', options: { url: coordinator.url } }]);
+    expect(nxJson.tasksRunnerOptions).toBeUndefined();
+    expect(nxJson.targetDefaults).toEqual(NX20_JSON.targetDefaults);
+    const after = snapshot(tree);
+    await initGenerator(tree, { url: coordinator.url });
+    expect(snapshot(tree)).toEqual(after);
   });
 
+  it('moves a runner entry left from Nx 19–20, which Nx 21+ ignores, to the plugin, keeping its options', async () => {
+    const tree = workspace('21.6.11', {
+      ...NX20_JSON,
+      tasksRunnerOptions: { default: { runner: 'nx-fleet', options: { url: 'http://old:1', mainParallel: 4 } } },
+    });
+    await initGenerator(tree, { url: coordinator.url });
+    const nxJson = readJson(tree, 'nx.json');
+    expect(nxJson.tasksRunnerOptions).toBeUndefined();
+    expect(nxJson.plugins).toContainEqual({ plugin: 'nx-fleet', options: { url: coordinator.url, mainParallel: 4 } });
+    expect(said()).toMatch(/Moved the "nx-fleet" tasks runner entry/);
+    expect(JSON.stringify(snapshot(tree))).not.toContain(process.env.FLEET_TOKEN ?? 'no-token-set');
+  });
+});
+
+describe('init on unsupported Nx versions', () => {
   it.each(['18.3.0', '19.7.0'])('Nx %s: names the supported range', async (v) => {
     const tree = workspace(v, NX19_JSON);
     const before = snapshot(tree);

@@ -1,5 +1,5 @@
 import { formatFiles, logger, readJson, writeJson, type Tree } from '@nx/devkit';
-import { classifyNxVersion, nxRangeFromPackageJson, readInstalledNxVersion, RUNNER_RANGE } from '../../nx-version';
+import { classifyNxVersion, nxRangeFromPackageJson, readInstalledNxVersion } from '../../nx-version';
 import type { InitGeneratorSchema } from './schema';
 import { FleetUrlError, normalizeCoordinatorUrl, verifyCoordinator } from './verify-url';
 
@@ -9,7 +9,7 @@ const VERIFY_TIMEOUT_MS = 5000;
 
 export class FleetInitError extends Error {
   constructor(
-    readonly code: 'NX_NOT_FOUND' | 'NX_UNSUPPORTED' | 'NX_PLUGIN_NOT_READY' | 'NO_NX_JSON',
+    readonly code: 'NX_NOT_FOUND' | 'NX_UNSUPPORTED' | 'NO_NX_JSON',
     message: string,
   ) {
     super(message);
@@ -34,7 +34,7 @@ export function nxVersionOf(tree: Tree): string | null {
   return tree.exists('package.json') ? nxRangeFromPackageJson(readJson(tree, 'package.json')) : null;
 }
 
-function checkNxVersion(tree: Tree): string {
+function checkNxVersion(tree: Tree): { version: string; frontDoor: 'runner' | 'plugin' } {
   const version = nxVersionOf(tree);
   if (!version) {
     throw new FleetInitError('NX_NOT_FOUND', 'Cannot find Nx in this workspace (node_modules/nx or package.json). Install nx first.');
@@ -42,13 +42,8 @@ function checkNxVersion(tree: Tree): string {
   const result = classifyNxVersion(version);
   switch (result.kind) {
     case 'runner':
-      return version;
     case 'plugin':
-      throw new FleetInitError(
-        'NX_PLUGIN_NOT_READY',
-        `Nx ${version} is not supported yet by this version of nx-fleet. Nx 21 and later ignore custom tasks runners, and ` +
-          `Fleet's plugin front door for Nx 21–24 has not shipped. nx-fleet init currently supports Nx ${RUNNER_RANGE.from.replace(/\.0$/, '')}–20.x. Nothing was changed.`,
-      );
+      return { version, frontDoor: result.kind };
     case 'unsupported':
       throw new FleetInitError('NX_UNSUPPORTED', `${result.message ?? `Nx ${version} is not supported.`} Nothing was changed.`);
     default: {
@@ -74,6 +69,51 @@ export function configureRunner(tree: Tree, url: string): boolean {
   return true;
 }
 
+interface PluginEntry {
+  plugin: string;
+  options?: Record<string, unknown>;
+  [key: string]: unknown;
+}
+interface NxJsonWithPlugins extends NxJsonWithRunners {
+  plugins?: Array<string | PluginEntry>;
+}
+
+/**
+ * Nx 21+: lists nx-fleet in nx.json `plugins` with the url, keeping its other options, and
+ * removes a `runner: "nx-fleet"` entry that Nx 21+ would silently ignore (a migration from
+ * Nx 19–20). Returns true when nx.json changed.
+ */
+export function configurePlugin(tree: Tree, url: string): boolean {
+  if (!tree.exists('nx.json')) throw new FleetInitError('NO_NX_JSON', 'No nx.json at the workspace root: is this an Nx workspace?');
+  const nxJson = readJson<NxJsonWithPlugins>(tree, 'nx.json');
+  const before = JSON.stringify(nxJson);
+  const plugins = (nxJson.plugins ??= []);
+  const index = plugins.findIndex((p) => (typeof p === 'string' ? p : p.plugin) === FLEET_RUNNER);
+  const current = index >= 0 ? plugins[index] : undefined;
+  const options = typeof current === 'object' ? (current.options ?? {}) : {};
+  const migrated = Object.entries(nxJson.tasksRunnerOptions ?? {}).find(([, r]) => r.runner === FLEET_RUNNER);
+  const entry: PluginEntry = {
+    ...(typeof current === 'object' ? current : {}),
+    plugin: FLEET_RUNNER,
+    options: { ...(migrated?.[1].options ?? {}), ...options, url },
+  };
+  if (index >= 0) plugins[index] = entry;
+  else plugins.push(entry);
+  if (migrated) {
+    const [name, runner] = migrated;
+    const rest = { ...runner };
+    delete rest.runner;
+    delete rest.options;
+    if (Object.keys(rest).length > 0) nxJson.tasksRunnerOptions![name] = rest;
+    else delete nxJson.tasksRunnerOptions![name];
+    if (Object.keys(nxJson.tasksRunnerOptions!).length === 0) delete nxJson.tasksRunnerOptions;
+    logger.info(`Moved the "${FLEET_RUNNER}" tasks runner entry (ignored by Nx 21+) to the nx-fleet plugin.`);
+  }
+  if (JSON.stringify(nxJson) === before) return false;
+  writeJson(tree, 'nx.json', nxJson);
+  return true;
+}
+
 /** Adds `.fleet/` (Fleet's local state) to .gitignore unless it is already ignored. Returns true when changed. */
 export function ignoreFleetFolder(tree: Tree): boolean {
   const current = tree.read('.gitignore', 'utf-8') ?? '';
@@ -88,7 +128,7 @@ export function ignoreFleetFolder(tree: Tree): boolean {
 /** `nx g nx-fleet:init --url=<coordinator> [--no-verify]`. Writes no token, ever. */
 export async function initGenerator(tree: Tree, schema: InitGeneratorSchema): Promise<void> {
   const url = normalizeCoordinatorUrl(schema.url);
-  const nxVersion = checkNxVersion(tree);
+  const { version: nxVersion, frontDoor } = checkNxVersion(tree);
   if (schema.verify !== false) {
     try {
       await verifyCoordinator(url, VERIFY_TIMEOUT_MS);
@@ -102,7 +142,7 @@ export async function initGenerator(tree: Tree, schema: InitGeneratorSchema): Pr
   } else {
     logger.warn(`Not checking ${url} (--no-verify).`);
   }
-  const changedNxJson = configureRunner(tree, url);
+  const changedNxJson = frontDoor === 'plugin' ? configurePlugin(tree, url) : configureRunner(tree, url);
   const changedIgnore = ignoreFleetFolder(tree);
   await formatFiles(tree);
   logger.info(
