@@ -41,16 +41,37 @@ export function linkFleet(workspace: string): void {
   if (!existsSync(link)) symlinkSync(join(REPO_ROOT, 'packages/nx-fleet'), link, 'dir');
 }
 
-/** Configures the runner the way `nx g nx-fleet:init` does on Nx 19–20, and commits it. */
+/**
+ * Configures nx-fleet the way `nx g nx-fleet:init` does for the workspace's Nx (the tasks
+ * runner on 19–20, the plugin on 21+), and commits it.
+ */
 export async function configureRunner(workspace: string, url: string): Promise<void> {
   const file = join(workspace, 'nx.json');
   const nxJson = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  const runners = (nxJson.tasksRunnerOptions ?? {}) as Record<string, { runner?: string; options?: Record<string, unknown> }>;
-  runners.default = { ...(runners.default ?? {}), runner: 'nx-fleet', options: { ...(runners.default?.options ?? {}), url } };
-  nxJson.tasksRunnerOptions = runners;
+  if (nxMajor(workspace) >= 21) {
+    const plugins = ((nxJson.plugins ?? []) as unknown[]).filter((p) => (typeof p === 'string' ? p : (p as { plugin?: string }).plugin) !== 'nx-fleet');
+    nxJson.plugins = [...plugins, { plugin: 'nx-fleet', options: { url } }];
+  } else {
+    const runners = (nxJson.tasksRunnerOptions ?? {}) as Record<string, { runner?: string; options?: Record<string, unknown> }>;
+    runners.default = { ...(runners.default ?? {}), runner: 'nx-fleet', options: { ...(runners.default?.options ?? {}), url } };
+    nxJson.tasksRunnerOptions = runners;
+  }
   writeFileSync(file, `${JSON.stringify(nxJson, null, 2)}\n`);
   await git(workspace, ['add', '-A']);
   await git(workspace, ['commit', '-q', '-m', 'use nx-fleet', '--allow-empty']);
+}
+
+export function nxMajor(workspace: string): number {
+  const pkg = JSON.parse(readFileSync(join(workspace, 'node_modules/nx/package.json'), 'utf8')) as { version: string };
+  return Number(pkg.version.split('.')[0]);
+}
+
+/** The workspace's Nx CLI script (`bin/nx.js`, or `dist/bin/nx.js` from Nx 24). */
+export function nxCli(workspace: string): string {
+  const dir = join(workspace, 'node_modules/nx');
+  const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { bin?: string | Record<string, string> };
+  const bin = typeof pkg.bin === 'string' ? pkg.bin : (pkg.bin?.nx ?? 'bin/nx.js');
+  return join(dir, bin);
 }
 
 export async function git(workspace: string, args: string[]): Promise<RunResult> {
@@ -99,7 +120,7 @@ export function fleetCli(workspace: string, env: Record<string, string>, args: s
 }
 
 export function nx(workspace: string, env: Record<string, string>, args: string[], timeoutMs = 10 * 60_000): Promise<RunResult> {
-  return runToEnd(`nx ${args[0]}`, process.execPath, [join(workspace, 'node_modules/nx/bin/nx.js'), ...args], {
+  return runToEnd(`nx ${args[0]}`, process.execPath, [nxCli(workspace), ...args], {
     cwd: workspace,
     env,
     timeoutMs,
