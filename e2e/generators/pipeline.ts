@@ -33,6 +33,8 @@ export interface JobPlan {
   steps: StepPlan[];
   /** Variables a step sets for the later ones through its output (Azure's `##vso[task.setvariable]`). */
   exportsFromOutput?: (stdout: string) => Record<string, string>;
+  /** Expands the provider's macros in a command or a step's env value just before it runs (Azure's `$(Name)`). */
+  expand?: (text: string, env: Record<string, string>) => string;
 }
 
 export interface PipelinePlan {
@@ -92,7 +94,8 @@ export async function runJob(job: JobPlan, options: RunJobOptions): Promise<JobR
   const exported: Record<string, string> = {};
   let failed = false;
   const base = job.env(options.workspace);
-  for (const step of job.steps) {
+  for (const plan of job.steps) {
+    const step = expanded(job, plan, { ...base, ...exported });
     const env = isolatedEnv(options.workspace, { ...options.extraEnv, ...base, ...exported, ...step.env });
     if (step.command === null) {
       Object.assign(exported, step.exports ?? {});
@@ -126,6 +129,16 @@ export async function runJob(job: JobPlan, options: RunJobOptions): Promise<JobR
       if (!found) throw new Error(`job ${job.name} has no step "${name}" (steps: ${results.map((r) => r.name).join(', ')})`);
       return found;
     },
+  };
+}
+
+function expanded(job: JobPlan, step: StepPlan, env: Record<string, string>): StepPlan {
+  const expand = job.expand;
+  if (!expand) return step;
+  return {
+    ...step,
+    command: step.command === null ? null : expand(step.command, env),
+    env: Object.fromEntries(Object.entries(step.env).map(([k, v]) => [k, expand(v, env)])),
   };
 }
 
