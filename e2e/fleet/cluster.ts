@@ -39,6 +39,9 @@ export async function startCoordinator(options: { dataDir?: string; token?: stri
 export function linkFleet(workspace: string): void {
   const link = join(workspace, 'node_modules', 'nx-fleet');
   if (!existsSync(link)) symlinkSync(join(REPO_ROOT, 'packages/nx-fleet'), link, 'dir');
+  // what npm's bin linking does, so `npx nx-fleet` resolves locally
+  const bin = join(workspace, 'node_modules', '.bin', 'nx-fleet');
+  if (!existsSync(bin)) symlinkSync('../nx-fleet/bin/nx-fleet.js', bin);
 }
 
 /**

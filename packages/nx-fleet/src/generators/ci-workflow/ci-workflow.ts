@@ -40,7 +40,7 @@ export async function ciWorkflowGenerator(tree: Tree, schema: CiWorkflowGenerato
   }
   generateFiles(tree, join(__dirname, 'files', options.ci), '', { ...options, q, tmpl: '' });
   addPipelineToSharedGlobals(tree, options.filePath);
-  await formatFiles(tree);
+  await formatFiles(tree, { sortRootTsconfigPaths: false });
   logger.info(`Wrote ${options.filePath}: a main job and ${options.agents} Fleet agent job(s) running "${options.commands.affected}".`);
   logger.info(secretsHint(options));
 }

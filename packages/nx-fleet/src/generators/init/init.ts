@@ -144,7 +144,7 @@ export async function initGenerator(tree: Tree, schema: InitGeneratorSchema): Pr
   }
   const changedNxJson = frontDoor === 'plugin' ? configurePlugin(tree, url) : configureRunner(tree, url);
   const changedIgnore = ignoreFleetFolder(tree);
-  await formatFiles(tree);
+  await formatFiles(tree, { sortRootTsconfigPaths: false });
   logger.info(
     changedNxJson || changedIgnore
       ? `Configured Nx ${nxVersion} to distribute tasks through Fleet at ${url}.`
