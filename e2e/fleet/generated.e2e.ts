@@ -6,18 +6,16 @@
  */
 import { cleanupAll } from '../support/processes';
 import { digestTree } from '../support/tree-digest';
-import { generatedWorkspaceTemplate, type NxVersion } from '../support/workspaces';
+import { e2eNxVersions, generatedWorkspaceTemplate } from '../support/workspaces';
 import { isolatedEnv } from '../support/env';
 import { fleetCli, fleetEnv, fleetWorkspaces, newRunId, nx, startAgent, startCoordinator, tasksRunBy, waitForAgents } from './cluster';
 
 jest.setTimeout(20 * 60_000);
 
-const versions: NxVersion[] = process.env.FLEET_E2E_SKIP_19 === '1' ? ['20.8.4'] : ['20.8.4', '19.8.14'];
-
 /** What a run leaves in the workspace beyond its sources, and Nx's or Fleet's own state. */
 const NOT_OUTPUTS = [/(^|\/)node_modules(\/|$)/, '.git', '.nx', '.home', '.fleet', '.fleet-e2e'];
 
-describe.each(versions)('distributed run-many on a generated workspace, Nx %s', (version) => {
+describe.each(e2eNxVersions())('distributed run-many on a generated workspace, Nx %s', (version) => {
   afterAll(() => cleanupAll());
 
   it('matches a local run file for file, log for log, and uses all three agents', async () => {

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { cleanupAll } from '../support/processes';
 import { digestTree } from '../support/tree-digest';
-import { copyWorkspace, handmadeWorkspaceTemplate, type NxVersion } from '../support/workspaces';
+import { copyWorkspace, e2eNxVersions, handmadeWorkspaceTemplate } from '../support/workspaces';
 import { isolatedEnv } from '../support/env';
 import {
   configureRunner,
@@ -27,9 +27,7 @@ import {
 
 jest.setTimeout(10 * 60_000);
 
-const versions: NxVersion[] = process.env.FLEET_E2E_SKIP_19 === '1' ? ['20.8.4'] : ['20.8.4', '19.8.14'];
-
-describe.each(versions)('distributed run on a hand-made workspace, Nx %s', (version) => {
+describe.each(e2eNxVersions())('distributed run on a hand-made workspace, Nx %s', (version) => {
   let coordinator: Coordinator;
   let template: string;
 

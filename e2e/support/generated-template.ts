@@ -4,6 +4,7 @@ import { baseEnv } from './env';
 import { E2eError } from './errors';
 import { GIT_EMAIL, GIT_NAME } from './git';
 import { LIB_COUNT, RECIPES, WORKSPACE_NAME, type NxRecipe, type NxVersion } from './nx-versions';
+import { nxBin } from './nx-cli';
 import { runOk, type RunResult } from './processes';
 
 export type Progress = (line: string) => void;
@@ -108,28 +109,35 @@ export async function buildGeneratedTemplate(cacheDir: string, nxVersion: NxVers
   const startedAt = Date.now();
   const workspace = join(cacheDir, WORKSPACE_NAME);
   const inWs: Step = { ...outer, cwd: workspace };
-  const nx = ['node_modules/nx/bin/nx.js'];
+  const generatorVersion = recipe.generatorVersion ?? nxVersion;
+  const nx = (): string[] => [nxBin(workspace)];
   const node = process.execPath;
 
   await step(
     outer,
-    `create-nx-workspace@${nxVersion} --preset=${recipe.preset}`,
+    `create-nx-workspace@${generatorVersion} --preset=${recipe.preset}`,
     'npx',
-    ['-y', `create-nx-workspace@${nxVersion}`, WORKSPACE_NAME, `--preset=${recipe.preset}`, '--nxCloud=skip', '--packageManager=npm', '--no-interactive'],
+    ['-y', `create-nx-workspace@${generatorVersion}`, WORKSPACE_NAME, `--preset=${recipe.preset}`, '--nxCloud=skip', '--packageManager=npm', '--no-interactive'],
     10 * 60_000,
   );
   await runOk('git config', 'git', ['config', 'user.name', GIT_NAME], { cwd: workspace, env, timeoutMs: 30_000 });
   await runOk('git config', 'git', ['config', 'user.email', GIT_EMAIL], { cwd: workspace, env, timeoutMs: 30_000 });
   for (let n = 1; n <= LIB_COUNT; n++) {
-    await step(inWs, `nx g @nx/js:library lib${n}`, node, [...nx, 'g', '@nx/js:library', ...recipe.libraryArgs(n)], 5 * 60_000);
+    await step(inWs, `nx g @nx/js:library lib${n}`, node, [...nx(), 'g', '@nx/js:library', ...recipe.libraryArgs(n)], 5 * 60_000);
   }
   for (let n = 2; n <= LIB_COUNT; n++) linkLibrary(workspace, recipe, n);
   if (recipe.npmWorkspaces) {
     await step(inWs, 'npm install (workspace links)', 'npm', ['install', '--prefer-offline'], 5 * 60_000);
-    await step(inWs, 'nx sync', node, [...nx, 'sync'], 2 * 60_000);
+    await step(inWs, 'nx sync', node, [...nx(), 'sync'], 2 * 60_000);
   }
-  await step(inWs, 'nx run-many -t build test lint', node, [...nx, 'run-many', '-t', 'build', 'test', 'lint'], 10 * 60_000);
-  await step(inWs, 'nx reset', node, [...nx, 'reset'], 2 * 60_000);
+  if (generatorVersion !== nxVersion) {
+    // the registry has no @nx/js/@nx/jest at nxVersion: keep the plugins the generators installed, pin nx alone
+    await step(inWs, `npm install nx@${nxVersion}`, 'npm', ['install', '--save-dev', '--save-exact', '--prefer-offline', `nx@${nxVersion}`], 5 * 60_000);
+    const installed = (JSON.parse(readFileSync(join(workspace, 'node_modules/nx/package.json'), 'utf8')) as { version: string }).version;
+    if (installed !== nxVersion) throw new E2eError('TEMPLATE_FAILED', `node_modules/nx is ${installed}, not ${nxVersion}`);
+  }
+  await step(inWs, 'nx run-many -t build test lint', node, [...nx(), 'run-many', '-t', 'build', 'test', 'lint'], 10 * 60_000);
+  await step(inWs, 'nx reset', node, [...nx(), 'reset'], 2 * 60_000);
   cleanLeftovers(workspace, recipe.buildLeftovers);
   await runOk('git add', 'git', ['add', '-A'], { cwd: workspace, env, timeoutMs: 60_000 });
   const message = `lib1..lib${LIB_COUNT} dependency chain (Fleet e2e template)`;

@@ -1,14 +1,15 @@
 import { handmadeWorkspaceTemplate, generatedWorkspaceTemplate } from './workspaces';
-import type { NxVersion } from './nx-versions';
+import { e2eNxVersions } from './nx-versions';
 
 /**
- * jest globalSetup of the e2e project: builds (or finds cached) the generated and handmade templates before
- * any test runs, one Nx workspace creation at a time. Set FLEET_E2E_SKIP_19=1 to skip Nx 19.8.14, and
- * FLEET_E2E_SKIP_TEMPLATES=1 to skip it all (tests then build what they ask for on first use).
+ * jest globalSetup of the e2e project: builds (or finds cached) the generated and handmade templates for
+ * e2eNxVersions() (FLEET_E2E_NX_VERSIONS, default 19.8.14 and 24.0.6; FLEET_E2E_SKIP_19=1 drops 19.8.14) before
+ * any test runs, one Nx workspace creation at a time. FLEET_E2E_SKIP_TEMPLATES=1 skips it all (tests then
+ * build what they ask for on first use).
  */
 export default async function globalSetup(): Promise<void> {
+  const versions = e2eNxVersions(); // validates FLEET_E2E_NX_VERSIONS even when templates are skipped
   if (process.env.FLEET_E2E_SKIP_TEMPLATES === '1') return;
-  const versions: NxVersion[] = process.env.FLEET_E2E_SKIP_19 === '1' ? ['20.8.4'] : ['20.8.4', '19.8.14'];
   const progress = (line: string): void => {
     process.stderr.write(`${line}\n`);
   };

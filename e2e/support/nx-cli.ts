@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isolatedEnv } from './env';
 import { CommandFailedError } from './errors';
@@ -11,9 +12,17 @@ export interface NxRunOptions {
   readonly stdin?: string;
 }
 
+/** The workspace's Nx CLI script: `node_modules/nx/bin/nx.js`, or `dist/bin/nx.js` from Nx 24 (package.json `bin`). */
+export function nxBin(workspace: string): string {
+  const dir = join(workspace, 'node_modules', 'nx');
+  const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { bin?: string | Record<string, string> };
+  const bin = typeof pkg.bin === 'string' ? pkg.bin : (pkg.bin?.nx ?? 'bin/nx.js');
+  return join(dir, bin);
+}
+
 /** Runs the workspace's own Nx (`node node_modules/nx/bin/nx.js …`, as `npx nx` would) to its end. */
 export function runNx(workspace: string, args: readonly string[], options: NxRunOptions = {}): Promise<RunResult> {
-  return runToEnd(`nx ${args.join(' ')}`, process.execPath, [join(workspace, 'node_modules', 'nx', 'bin', 'nx.js'), ...args], {
+  return runToEnd(`nx ${args.join(' ')}`, process.execPath, [nxBin(workspace), ...args], {
     cwd: workspace,
     env: options.env ?? isolatedEnv(workspace),
     timeoutMs: options.timeoutMs ?? 5 * 60_000,
@@ -24,7 +33,7 @@ export function runNx(workspace: string, args: readonly string[], options: NxRun
 
 /** runNx that throws CommandFailedError (with the output tail) unless Nx exits 0. */
 export function runNxOk(workspace: string, args: readonly string[], options: NxRunOptions = {}): Promise<RunResult> {
-  return runOk(`nx ${args.join(' ')}`, process.execPath, [join(workspace, 'node_modules', 'nx', 'bin', 'nx.js'), ...args], {
+  return runOk(`nx ${args.join(' ')}`, process.execPath, [nxBin(workspace), ...args], {
     cwd: workspace,
     env: options.env ?? isolatedEnv(workspace),
     timeoutMs: options.timeoutMs ?? 5 * 60_000,

@@ -8,7 +8,7 @@ export { copyWorkspace, removeWorkspaceCopy } from './copy';
 export { initGitRepo } from './git';
 export { writeHandmadeWorkspace, defaultHandmadeProjects, A_DATA } from './handmade';
 export type { ProjectSpec, TargetSpec } from './handmade';
-export { RECIPES, NX_VERSIONS, LIB_COUNT } from './nx-versions';
+export { RECIPES, NX_VERSIONS, LIB_COUNT, e2eNxVersions, DEFAULT_E2E_NX_VERSIONS } from './nx-versions';
 export type { NxVersion, NxRecipe } from './nx-versions';
 
 export interface TemplateOptions {
@@ -43,3 +43,6 @@ export async function handmadeWorkspaceTemplate(nxVersion: NxVersion, options: T
   const generated = await generatedWorkspaceTemplate(nxVersion, options);
   return buildHandmadeTemplate(nxVersion, generated, options.onProgress ?? silent);
 }
+
+export { unsupportedHandmadeTemplate, UNSUPPORTED_NX_VERSIONS } from './unsupported-template';
+export type { UnsupportedNxVersion } from './unsupported-template';
