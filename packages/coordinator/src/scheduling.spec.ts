@@ -168,17 +168,17 @@ describe('scheduling', () => {
     );
   });
 
-  it('accepts a 10,000-task plan well under a second', async () => {
+  // how fast is a benchmark's business (tools/bench), not a timed test's: this checks that it works
+  it('accepts a 10,000-task plan with every task and the ready set right', async () => {
     h = await createHarness();
     await h.call('POST', '/v1/runs', { runId: 'r1' });
     const tasks = Array.from({ length: 10_000 }, (_, i) =>
       planTask(`p${i}:build`, i === 0 ? [] : [`p${Math.floor(i / 2)}:build`].filter((d) => d !== `p${i}:build`)),
     );
-    const started = Date.now();
     const res = await h.call('POST', '/v1/runs/r1/executions', { executionId: 'big', command: 'nx affected', tasks });
-    const took = Date.now() - started;
     expect(res.statusCode).toBe(200);
-    expect(res.json().tasks).toHaveLength(10_000);
-    expect(took).toBeLessThan(1000);
+    const view = res.json() as { tasks: Array<{ id: string; status: string }> };
+    expect(view.tasks).toHaveLength(10_000);
+    expect(view.tasks.filter((t) => t.status === 'ready').map((t) => t.id)).toEqual(['p0:build']);
   });
 });
