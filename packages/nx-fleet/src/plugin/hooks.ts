@@ -10,6 +10,7 @@ import { streamReporter } from '../reporter';
 import { fleetDir, readRunMarker } from '../run-marker';
 import { buildPlan } from '../runner/plan';
 import { preloadEnv } from '../runner/preload-env';
+import { processAlive } from '../util/process';
 import { describeError, FleetError } from '../util/errors';
 import { newId } from '../util/ids';
 import { taskGraphOf } from './task-graph';
@@ -101,18 +102,10 @@ export async function postTasksExecution(_options: FleetRunnerOptions | undefine
   } catch {
     // already gone: it finishes the execution itself when it loses its parent
   }
-  for (let i = 0; i < 100 && alive(state.relayPid); i++) await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 100 && processAlive(state.relayPid); i++) await new Promise((r) => setTimeout(r, 100));
   rmSync(file, { force: true });
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Starts `nx-fleet internal-relay` detached and waits (bounded) for it to say where it listens. */
 async function startRelayProcess(

@@ -5,6 +5,7 @@ import type { Reporter } from '../reporter';
 import { fleetDir } from '../run-marker';
 import { ExecutionWatcher } from '../runner/execution-watcher';
 import { MainCache } from '../runner/main-cache';
+import { processAlive } from '../util/process';
 import { describeError } from '../util/errors';
 import { startRelay } from './relay-server';
 
@@ -61,7 +62,7 @@ export async function runSidecar(options: SidecarOptions): Promise<void> {
   const started = Date.now();
   timers = setInterval(() => {
     client.heartbeatExecution(executionId).catch((error: unknown) => reporter.debug(`heartbeat: ${describeError(error)}`));
-    if (options.parentPid && !alive(options.parentPid)) void end(`its Nx process ${options.parentPid} is gone`);
+    if (options.parentPid && !processAlive(options.parentPid)) void end(`its Nx process ${options.parentPid} is gone`);
     if (Date.now() - started > options.maxLifeMs) void end(`it ran for more than ${Math.round(options.maxLifeMs / 60_000)} minutes`);
   }, HEARTBEAT_MS);
   process.once('SIGTERM', () => void end('stopped'));
@@ -73,11 +74,3 @@ export async function runSidecar(options: SidecarOptions): Promise<void> {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

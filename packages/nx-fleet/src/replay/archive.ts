@@ -30,37 +30,29 @@ export function extractTaskArchive(archive: string, root: string): number {
   return files;
 }
 
-/** The `terminalOutput` entry of an Nx cache archive. */
-export function readTerminalOutput(archive: string): string | null {
-  let out: string | null = null;
+/** The bytes of one entry of an archive (null when it has none), read synchronously. */
+function readEntry(archive: string, name: string): Buffer | null {
   const chunks: Buffer[] = [];
+  let found = false;
   tar.t({
     file: archive,
     sync: true,
-    filter: (path) => path.replace(/^\.\//, '') === 'terminalOutput',
+    filter: (path) => path.replace(/^\.\//, '') === name,
     onentry: (entry) => {
+      found = true;
       entry.on('data', (c: Buffer) => chunks.push(c));
-      entry.on('end', () => {
-        out = Buffer.concat(chunks).toString('utf8');
-      });
     },
   });
-  return out ?? (chunks.length ? Buffer.concat(chunks).toString('utf8') : null);
+  return found ? Buffer.concat(chunks) : null;
+}
+
+/** The `terminalOutput` entry of an Nx cache archive. */
+export function readTerminalOutput(archive: string): string | null {
+  return readEntry(archive, 'terminalOutput')?.toString('utf8') ?? null;
 }
 
 /** The exit code in an Nx cache archive's 4-byte big-endian `code` entry. */
 export function readArchiveCode(archive: string): number | null {
-  let code: number | null = null;
-  const chunks: Buffer[] = [];
-  tar.t({
-    file: archive,
-    sync: true,
-    filter: (path) => path.replace(/^\.\//, '') === 'code',
-    onentry: (entry) => {
-      entry.on('data', (c: Buffer) => chunks.push(c));
-    },
-  });
-  const buf = Buffer.concat(chunks);
-  if (buf.length === 4) code = buf.readInt32BE(0);
-  return code;
+  const buf = readEntry(archive, 'code');
+  return buf && buf.length === 4 ? buf.readInt32BE(0) : null;
 }
