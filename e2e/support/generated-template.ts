@@ -122,6 +122,10 @@ export async function buildGeneratedTemplate(cacheDir: string, nxVersion: NxVers
   );
   await runOk('git config', 'git', ['config', 'user.name', GIT_NAME], { cwd: workspace, env, timeoutMs: 30_000 });
   await runOk('git config', 'git', ['config', 'user.email', GIT_EMAIL], { cwd: workspace, env, timeoutMs: 30_000 });
+  const pins = Object.entries(recipe.devDependencyPins ?? {}).map(([name, range]) => `${name}@${range}`);
+  if (pins.length > 0) {
+    await step(inWs, `npm install ${pins.join(' ')}`, 'npm', ['install', '--save-dev', '--prefer-offline', ...pins], 5 * 60_000);
+  }
   for (let n = 1; n <= LIB_COUNT; n++) {
     await step(inWs, `nx g @nx/js:library lib${n}`, node, [...nx(), 'g', '@nx/js:library', ...recipe.libraryArgs(n)], 5 * 60_000);
   }

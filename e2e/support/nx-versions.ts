@@ -14,6 +14,12 @@ export interface NxRecipe {
    * there the newest complete set generates and `nx` alone is then pinned to the target version.
    */
   readonly generatorVersion?: string;
+  /**
+   * devDependencies re-pinned right after create-nx-workspace, before any generator runs. 23.2.1's preset
+   * installs TypeScript ~6.0, with which jest cannot load the generated jest.config.cts (ts-node: no node types,
+   * TS5110 module/moduleResolution); the 22.7.12 preset's ~5.9.2 works.
+   */
+  readonly devDependencyPins?: Readonly<Record<string, string>>;
   /** Arguments after `nx g @nx/js:library` for library number n. */
   libraryArgs(n: number): string[];
   /** Project name Nx gives library n. */
@@ -81,8 +87,8 @@ export const RECIPES: Record<NxVersion, NxRecipe> = {
   // Nx 21–24 "ts" preset: npm workspaces like 20 (see README.md for what each version produces).
   '21.6.11': tsSolution(),
   '22.7.12': tsSolution(),
-  '23.3.2': tsSolution({ generatorVersion: '23.2.1' }),
-  '24.0.6': tsSolution({ generatorVersion: '23.2.1' }),
+  '23.3.2': tsSolution({ generatorVersion: '23.2.1', devDependencyPins: { typescript: '~5.9.2' } }),
+  '24.0.6': tsSolution({ generatorVersion: '23.2.1', devDependencyPins: { typescript: '~5.9.2' } }),
 };
 
 export function isNxVersion(value: string): value is NxVersion {
