@@ -12,6 +12,14 @@ import { fleetCli, fleetEnv, fleetWorkspaces, newRunId, nx, startAgent, startCoo
 
 jest.setTimeout(20 * 60_000);
 
+/**
+ * From Nx 23.3 the default (non-TUI) output style prints only a `✔  nx run <task>` line for a task that
+ * succeeded, not its `> nx run <task>` header and log (19.8–22 print both). This test checks that every
+ * task's log reaches main, so on 23+ both runs ask for the 19–22 style with `--outputStyle=static`; the
+ * assertions stay the same on every version.
+ */
+const logFlags = (version: string): string[] => (Number(version.split('.')[0]) >= 23 ? ['--outputStyle=static'] : []);
+
 /** What a run leaves in the workspace beyond its sources, and Nx's or Fleet's own state. */
 const NOT_OUTPUTS = [/(^|\/)node_modules(\/|$)/, '.git', '.nx', '.home', '.fleet', '.fleet-e2e'];
 
@@ -20,7 +28,7 @@ describe.each(e2eNxVersions())('distributed run-many on a generated workspace, N
 
   it('matches a local run file for file, log for log, and uses all three agents', async () => {
     const template = await generatedWorkspaceTemplate(version);
-    const targets = ['run-many', '-t', 'build', 'test', 'lint'];
+    const targets = ['run-many', '-t', 'build', 'test', 'lint', ...logFlags(version)];
 
     const coordinator = await startCoordinator();
     // the local run: the same workspace, nx-fleet configured, no run and no token (a laptop)

@@ -1,7 +1,7 @@
 /**
  * Fleet end to end on a hand-made workspace of nx:run-commands targets (nested outputs,
  * file modes, a failing task, a task whose hash depends on its dependencies' outputs),
- * on Nx 20.8.4 and 19.8.14: a real coordinator, three agents and the main job's commands.
+ * on the Nx versions of e2eNxVersions(): a real coordinator, three agents and the main job's commands.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,6 +26,14 @@ import {
 } from './cluster';
 
 jest.setTimeout(10 * 60_000);
+
+/**
+ * From Nx 23.3 the default (non-TUI) output style prints only a `✔  nx run <task>` line for a task that
+ * succeeded, not its log (19.8–22 print `> nx run <task>` and the log). These tests check that logs reach
+ * main, so on 23+ both the local and the distributed commands ask for the 19–22 style with
+ * `--outputStyle=static`; the assertions stay the same on every version.
+ */
+const logFlags = (version: string): string[] => (Number(version.split('.')[0]) >= 23 ? ['--outputStyle=static'] : []);
 
 describe.each(e2eNxVersions())('distributed run on a hand-made workspace, Nx %s', (version) => {
   let coordinator: Coordinator;
@@ -52,7 +60,7 @@ describe.each(e2eNxVersions())('distributed run on a hand-made workspace, Nx %s'
     const start = await fleetCli(ws.main, env, ['start-ci-run', '--agents', String(count), ...(options.startFlags ?? [])]);
     expect(start.code).toBe(0);
     await waitForAgents(coordinator, runId, count);
-    const main = await nx(ws.main, env, nxArgs);
+    const main = await nx(ws.main, env, [...nxArgs, ...logFlags(version)]);
     const stopStartedAt = Date.now();
     const stop = await fleetCli(ws.main, env, ['stop-all-agents']);
     const exits = await Promise.all(agents.map((a) => a.exited));
@@ -63,7 +71,7 @@ describe.each(e2eNxVersions())('distributed run on a hand-made workspace, Nx %s'
     const targets = ['run-many', '-t', 'build', 'second', 'lint'];
     // the local run: the same workspace, nx-fleet configured, no run and no token (a laptop)
     const local = (await fleetWorkspaces(template, coordinator, 0)).main;
-    const localRun = await nx(local, isolatedEnv(local), targets);
+    const localRun = await nx(local, isolatedEnv(local), [...targets, ...logFlags(version)]);
     expect(localRun.code).toBe(0);
 
     const run = await distributed(targets);
