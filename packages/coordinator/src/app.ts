@@ -1,7 +1,7 @@
-import fastify, { type FastifyInstance } from 'fastify';
+import fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { AppDeps } from './app-deps';
 import { registerAuth } from './http/auth';
-import { registerErrorHandling } from './http/errors';
+import { registerErrorHandling, sendError } from './http/errors';
 import { validatorCompiler } from './http/validation';
 import { registerCacheRoutes } from './routes/cache';
 import type { RouteContext } from './routes/context';
@@ -13,7 +13,17 @@ import { Wakeups } from './wakeups';
 
 /** Builds the coordinator's fastify app. It never listens: callers do (or use inject). */
 export function createApp(deps: AppDeps): FastifyInstance {
-  const app = fastify({ logger: false, return503OnClosing: true, forceCloseConnections: true });
+  const app = fastify({
+    logger: false,
+    return503OnClosing: true,
+    forceCloseConnections: true,
+    // a client that stops sending mid-request is cut off, not waited for forever
+    requestTimeout: 5 * 60_000,
+    // malformed URLs get Fleet's own error shape too
+    frameworkErrors: (error, _request, reply) => {
+      void sendError(reply as unknown as FastifyReply, 400, { code: 'bad_request', message: `malformed request: ${error.message}` });
+    },
+  });
   const shutdown = new AbortController();
   const ctx: RouteContext = { deps, wakeups: new Wakeups(), shutdown: shutdown.signal };
   app.setValidatorCompiler(validatorCompiler);

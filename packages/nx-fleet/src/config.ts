@@ -37,7 +37,9 @@ export function urlFromNxJson(nxJson: Record<string, unknown>): string | undefin
   return undefined;
 }
 
-export function validateUrl(url: string, origin: string): string {
+export function validateUrl(raw: string, origin: string): string {
+  const url = raw.trim();
+  if (/\s/.test(url)) throw new FleetError(`the Fleet URL from ${origin} has a space in it: "${raw}"`, 'bad_config');
   let parsed: URL;
   try {
     parsed = new URL(url);

@@ -65,6 +65,7 @@ export function registerCacheRoutes(app: FastifyInstance, ctx: RouteContext): vo
       if (length === null) {
         return sendError(reply, 411, { code: 'bad_request', message: 'Content-Length is required to upload an artifact' });
       }
+      if (length === 0) throw new BadRequestError('an artifact cannot be empty (Content-Length: 0)');
       if (length > config.maxArtifactBytes) {
         throw new PayloadTooLargeError(
           `artifact of ${length} bytes exceeds the limit of ${config.maxArtifactBytes} bytes (maxArtifactBytes)`,

@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import * as tar from 'tar';
 import type { LeasedTask } from '@fleet/protocol';
 import { LONG_POLL_MS, type FleetClient } from '../client/fleet-client';
-import { DEFAULT_RETRY } from '../client/retry';
+import { CoordinatorHttpError } from '../client/http';
 import type { Reporter } from '../reporter';
 import { startRelay, type Relay } from '../relay/relay-server';
 import { fleetDir } from '../run-marker';
@@ -38,10 +39,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  */
 export async function runAgent(options: AgentOptions): Promise<{ tasksRun: number; reason: string }> {
   const { client, reporter, runId, name } = options;
-  await client.joinRun(runId, name, options.parallel, {
-    retryOn404: true,
-    retry: { ...DEFAULT_RETRY, maxAttempts: 1_000_000, maxTotalMs: options.joinTimeoutMs, maxDelayMs: 2_000 },
-  });
+  await joinWhenOpen(options);
   reporter.info(`agent ${name} joined run ${runId} (parallel ${options.parallel})`);
   const tmpDir = join(fleetDir(options.workspaceRoot), 'tmp');
   const cache = new AgentCache(client, reporter, tmpDir);
@@ -71,6 +69,37 @@ export async function runAgent(options: AgentOptions): Promise<{ tasksRun: numbe
     await relay.close();
   }
   return { tasksRun, reason };
+}
+
+/**
+ * Agents often start before the main job has opened the run: wait for it (up to
+ * joinTimeoutMs), saying so once. A URL that is not a Fleet coordinator, or one that
+ * cannot be reached for the client's retry budget, fails at once with its reason.
+ */
+async function joinWhenOpen(options: AgentOptions): Promise<void> {
+  const { client, reporter, runId, name } = options;
+  await client.health(); // bounded retries; a wrong URL or a non-Fleet server fails here
+  const deadline = Date.now() + options.joinTimeoutMs;
+  let said = false;
+  for (;;) {
+    try {
+      await client.joinRun(runId, name, options.parallel);
+      return;
+    } catch (error) {
+      const runMissing = error instanceof CoordinatorHttpError && error.status === 404 && error.serverCode === 'not_found';
+      if (!runMissing) throw error;
+      if (Date.now() >= deadline) {
+        throw new FleetError(
+          `run ${runId} was not opened within ${Math.round(options.joinTimeoutMs / 1000)} s: did the main job run ` +
+            '`nx-fleet start-ci-run` with the same run id (FLEET_RUN_ID or the CI variables)?',
+          'join_timeout',
+        );
+      }
+      if (!said) reporter.info(`waiting for the main job to open run ${runId} (up to ${Math.round(options.joinTimeoutMs / 1000)} s)`);
+      said = true;
+      await sleep(Math.min(2_000, Math.max(0, deadline - Date.now())));
+    }
+  }
 }
 
 async function runLeasedTask(options: AgentOptions, task: LeasedTask, relay: Relay, cache: AgentCache): Promise<void> {
@@ -180,7 +209,7 @@ async function uploadCapturedFailure(
 }
 
 export function agentNameFromEnv(env: NodeJS.ProcessEnv): string {
-  const raw = env.FLEET_AGENT_NAME || `agent-${env.HOSTNAME ?? ''}-${process.pid}`;
+  const raw = env.FLEET_AGENT_NAME || `agent-${hostname()}-${process.pid}`;
   const name = raw.replace(/[^A-Za-z0-9._@/-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 128);
   if (!name) throw new FleetError(`cannot make an agent name from "${raw}": pass --name`, 'bad_config');
   return name;

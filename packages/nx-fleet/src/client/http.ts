@@ -27,13 +27,23 @@ export class CoordinatorHttpError extends FleetError {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Whether a failed attempt is worth repeating. 401/403 and other 4xx never are. */
+/** Whether a failed attempt is worth repeating. 401/403 and other 4xx never are, nor TLS or URL errors. */
 function retryable(error: unknown, retryOn404: boolean): boolean {
   if (error instanceof CoordinatorHttpError) {
     if (error.status === 404) return retryOn404;
     return error.status === 408 || error.status === 429 || error.status >= 500;
   }
+  // an answer that makes no sense now will make none later
+  if (error instanceof FleetError && error.code === 'protocol_mismatch') return false;
+  const code = String((error as { code?: unknown }).code ?? '');
+  if (error instanceof TypeError || code === 'ERR_INVALID_URL' || code === 'EPROTO' || /^ERR_(SSL|TLS)/.test(code)) return false;
   return true; // connection refused, reset, time-out, DNS
+}
+
+/** The first line of an error's message (TLS errors carry a whole OpenSSL dump). */
+function reasonOf(error: unknown): string {
+  const text = error instanceof Error ? error.message || String((error as { code?: unknown }).code ?? error.name) : String(error);
+  return text.split('\n')[0].trim();
 }
 
 /**
@@ -67,7 +77,7 @@ export class JsonHttp {
         const out = n >= policy.maxAttempts || elapsed + delay > policy.maxTotalMs || options.signal?.aborted === true;
         if (out || !retryable(error, options.retryOn404 ?? false)) {
           if (error instanceof CoordinatorHttpError) throw error;
-          const reason = error instanceof Error ? error.message : String(error);
+          const reason = reasonOf(error);
           throw new FleetError(
             `cannot reach the Fleet coordinator at ${this.baseUrl} (${what}): ${reason}` +
               (n > 1 ? ` — gave up after ${n} attempts in ${Math.round(elapsed / 1000)} s` : ''),
@@ -140,7 +150,11 @@ export function httpError(baseUrl: string, method: string, path: string, status:
       ? ' — check FLEET_TOKEN'
       : status === 403
         ? ' — this token may not do that'
-        : '';
+        : status === 404 && /^\/v1\/runs\/[^/]+/.test(path) && code === 'not_found' && !message.startsWith('no route')
+          ? ' — was the run opened by `nx-fleet start-ci-run` with the same run id?'
+          : status === 404 && (code === undefined || message.startsWith('no route'))
+            ? ' — is this the URL of a Fleet coordinator?'
+            : '';
   return new CoordinatorHttpError(
     `the Fleet coordinator at ${baseUrl} refused ${method} ${path}: ${status} ${message}${hint}`,
     status,

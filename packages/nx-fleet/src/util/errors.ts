@@ -14,7 +14,8 @@ export function describeError(error: unknown): string {
   if (error instanceof Error) {
     const cause = (error as { cause?: unknown }).cause;
     const code = (error as { code?: unknown }).code;
-    const causeText = cause instanceof Error ? ` (${cause.message})` : '';
+    const causeMessage = cause instanceof Error ? cause.message.split('\n')[0] : '';
+    const causeText = causeMessage && !error.message.includes(causeMessage) ? ` (${causeMessage})` : '';
     return `${error.message}${causeText}${typeof code === 'string' && !error.message.includes(code) && !(error instanceof FleetError) ? ` [${code}]` : ''}`;
   }
   return String(error);

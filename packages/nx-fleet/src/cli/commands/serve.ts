@@ -35,7 +35,12 @@ export const serve: CommandModule<object, Args> = {
       .option('host', { type: 'string', default: '127.0.0.1', describe: 'Address to listen on (0.0.0.0 for other machines)' })
       .option('data-dir', { type: 'string', default: '.fleet', describe: 'Folder for the database and the artifacts' })
       .option('token', { type: 'string', describe: 'The bearer token clients must send (default: FLEET_TOKEN, else generated)' })
-      .option('lease-ms', { type: 'number', default: 10_000, describe: 'How long an agent owns a task without a heartbeat' }) as never,
+      .option('lease-ms', { type: 'number', default: 10_000, describe: 'How long an agent owns a task without a heartbeat' })
+      .check((a) => {
+        if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new Error('--port must be a whole number from 0 to 65535');
+        if (!Number.isInteger(a['lease-ms']) || a['lease-ms'] < 100) throw new Error('--lease-ms must be a whole number of milliseconds, at least 100');
+        return true;
+      }) as never,
   handler: async (args) => {
     const reporter = streamReporter(process.stderr, { verbose: process.env.FLEET_VERBOSE === 'true' });
     const dataDir = resolve(args['data-dir']);

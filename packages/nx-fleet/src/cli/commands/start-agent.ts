@@ -20,6 +20,8 @@ export const startAgent: CommandModule<object, Args> = {
       .option('join-timeout', { type: 'number', default: 600, describe: 'Seconds to wait for the main job to open the run' })
       .check((a) => {
         if (!Number.isInteger(a.parallel) || a.parallel < 1 || a.parallel > 64) throw new Error('--parallel must be a whole number from 1 to 64');
+        const join = a['join-timeout'];
+        if (!Number.isFinite(join) || join < 0 || join > 24 * 3600) throw new Error('--join-timeout must be a number of seconds from 0 to 86400');
         return true;
       }) as never,
   handler: async (args) => {

@@ -2,6 +2,7 @@ import type { CommandModule } from 'yargs';
 import { resolveBranch } from '../../identity';
 import { assertFrontDoor } from '../../nx/front-door';
 import { writeRunMarker } from '../../run-marker';
+import { FleetError } from '../../util/errors';
 import { cliContext, type CommonArgs } from '../context';
 
 interface Args extends CommonArgs {
@@ -29,6 +30,13 @@ export const startCiRun: CommandModule<object, Args> = {
       stopAgentsOnFailure: args['stop-agents-on-failure'],
       ...(resolveBranch(process.env) ? { branch: resolveBranch(process.env) } : {}),
     });
+    if (run.status !== 'open') {
+      throw new FleetError(
+        `run ${run.runId} is already ${run.status} and takes no new commands: ` +
+          'give this pipeline attempt its own run id (FLEET_RUN_ID, or FLEET_RUN_GROUP to tell several apart)',
+        'run_closed',
+      );
+    }
     writeRunMarker(ctx.workspaceRoot, {
       runId: run.runId,
       url: ctx.client.url,
