@@ -25,7 +25,9 @@ describe('resolveClientConfig', () => {
   });
 
   it('rejects a malformed URL and a missing token with a message naming the source', () => {
-    expect(() => resolveClientConfig({ FLEET_TOKEN: 't', FLEET_URL: 'not a url' })).toThrow(/from FLEET_URL is not a URL: "not a url"/);
+    expect(() => resolveClientConfig({ FLEET_TOKEN: 't', FLEET_URL: 'not-a-url' })).toThrow(/from FLEET_URL is not a URL: "not-a-url"/);
+    expect(() => resolveClientConfig({ FLEET_TOKEN: 't', FLEET_URL: 'http://host :1' })).toThrow(/from FLEET_URL has a space in it/);
+    expect(resolveClientConfig({ FLEET_TOKEN: 't', FLEET_URL: ' http://host:1/ ' })?.url).toBe('http://host:1');
     expect(() => resolveClientConfig({ FLEET_TOKEN: 't' }, { url: 'ftp://x' })).toThrow(/--url must start with http/);
     expect(() => resolveClientConfig({}, { url: 'http://x:1' })).toThrow(/FLEET_TOKEN is not set/);
   });
