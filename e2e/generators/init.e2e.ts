@@ -17,11 +17,11 @@ jest.setTimeout(10 * 60_000);
 const versions: NxVersion[] = process.env.FLEET_E2E_SKIP_19 === '1' ? ['20.8.4'] : ['20.8.4', '19.8.14'];
 
 /** Where each template's libraries put their build output (see e2e/support/README.md). */
-const BUILD_OUTPUT: Record<NxVersion, (n: number) => string> = {
+const BUILD_OUTPUT: Partial<Record<NxVersion, (n: number) => string>> = {
   '20.8.4': (n) => `packages/lib${n}/dist/index.js`,
   '19.8.14': (n) => `dist/packages/lib${n}/src/index.js`,
 };
-const PROJECT: Record<NxVersion, (n: number) => string> = {
+const PROJECT: Partial<Record<NxVersion, (n: number) => string>> = {
   '20.8.4': (n) => `@demo/lib${n}`,
   '19.8.14': (n) => `lib${n}`,
 };
@@ -89,12 +89,12 @@ describe.each(versions)('nx g nx-fleet:init on a generated workspace, Nx %s', (v
     expect(build.code).toBe(0);
     expect(stop.code).toBe(0);
     expect(exits.map((e) => e.code)).toEqual([0, 0]);
-    const builds = [1, 2, 3, 4, 5, 6].map((n) => `${PROJECT[version](n)}:build`);
+    const builds = [1, 2, 3, 4, 5, 6].map((n) => `${PROJECT[version]!(n)}:build`);
     for (const id of builds) expect(build.stdout).toContain(`nx run ${id}`);
     // the agents ran the builds (the URL came from nx.json: no FLEET_URL in the environment)
     expect(env.FLEET_URL).toBeUndefined();
     expect(agents.flatMap(tasksRunBy).sort()).toEqual([...builds].sort());
-    for (let n = 1; n <= 6; n++) expect(read(ws, BUILD_OUTPUT[version](n))).toContain(`lib${n}`);
+    for (let n = 1; n <= 6; n++) expect(read(ws, BUILD_OUTPUT[version]!(n))).toContain(`lib${n}`);
   });
 
   it('refuses a URL where nothing listens, naming it and suggesting --no-verify, and writes nothing', async () => {
