@@ -84,6 +84,8 @@ export async function preTasksExecution(options: FleetRunnerOptions | undefined,
   mkdirSync(join(fleetDir(root), 'hooks'), { recursive: true });
   writeFileSync(hookFile(root, context.id), JSON.stringify(state));
   const env = preloadEnv(join(dir, 'replay'));
+  // the relay cannot tell which task a hash it never saw belongs to: the task's process can
+  env.FLEET_WARN_LOCAL_RERUN = 'true';
   env.NX_SELF_HOSTED_REMOTE_CACHE_SERVER = relayState.url;
   env.NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN = relayState.secret;
   // every assignment is recorded by Nx and applied to the main process

@@ -6,7 +6,7 @@
  * Anything else (a local fallback run, a child process of a task) passes straight through.
  */
 import { extractTaskArchive, readTerminalOutput } from './archive';
-import { readStagedReplay, replayTaskId } from './staging';
+import { readStagedReplay, readStagedSuccess, replayTaskId } from './staging';
 
 function replayIfStaged(): void {
   const dir = process.env.FLEET_REPLAY_DIR;
@@ -16,7 +16,10 @@ function replayIfStaged(): void {
   const taskId = replayTaskId(process.env);
   if (!taskId) return;
   const staged = readStagedReplay(dir, taskId);
-  if (!staged) return;
+  if (!staged) {
+    warnIfRanOnAgent(dir, taskId);
+    return;
+  }
   const root = process.env.NX_WORKSPACE_ROOT ?? process.cwd();
   let log = '';
   if (staged.archive) {
@@ -25,6 +28,21 @@ function replayIfStaged(): void {
   }
   process.stdout.write(`${staged.banner}\n${log}${log.endsWith('\n') || log === '' ? '' : '\n'}`);
   process.exit(staged.exitCode === 0 ? 1 : staged.exitCode);
+}
+
+/**
+ * Nx starts a task that already succeeded on an agent only when it asked for another
+ * hash than the agent computed (an input that differs between the machines). Where the
+ * relay could not tell (Nx 21+ front door), this is the one place that knows the task.
+ */
+function warnIfRanOnAgent(dir: string, taskId: string): void {
+  if (process.env.FLEET_WARN_LOCAL_RERUN !== 'true') return;
+  const done = readStagedSuccess(dir, taskId);
+  if (!done) return;
+  process.stderr.write(
+    `[fleet] warning: ${taskId}: the agent computed hash ${done.hash ?? 'unknown'} but main computed ` +
+      `${process.env.NX_TASK_HASH ?? 'another'}; its inputs differ between the machines, so main runs it itself\n`,
+  );
 }
 
 replayIfStaged();

@@ -43,6 +43,23 @@ export function stageReplay(dir: string, replay: Omit<StagedReplay, 'archive'>, 
   renameSync(tmp, join(dir, `${key}.json`));
 }
 
+/** A task that succeeded on an agent: if main still starts it, its hash differed there. */
+export interface StagedSuccess {
+  taskId: string;
+  agent: string | null;
+  hash: string | null;
+}
+
+export function stageSuccess(dir: string, success: StagedSuccess): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${replayKey(success.taskId)}.ok.json`), JSON.stringify(success));
+}
+
+export function readStagedSuccess(dir: string, taskId: string): StagedSuccess | null {
+  const file = join(dir, `${replayKey(taskId)}.ok.json`);
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as StagedSuccess) : null;
+}
+
 export function readStagedReplay(dir: string, taskId: string): StagedReplay | null {
   const file = join(dir, `${replayKey(taskId)}.json`);
   if (!existsSync(file)) return null;

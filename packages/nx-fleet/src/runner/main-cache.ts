@@ -2,7 +2,7 @@ import { TERMINAL_TASK_STATUSES, type TaskView } from '@fleet/protocol';
 import type { FleetClient } from '../client/fleet-client';
 import { CoordinatorCache } from '../relay/cache-handler';
 import type { Reporter } from '../reporter';
-import { stageReplay } from '../replay/staging';
+import { stageReplay, stageSuccess } from '../replay/staging';
 import { describeError } from '../util/errors';
 import type { ExecutionWatcher } from './execution-watcher';
 
@@ -46,6 +46,7 @@ export class MainCache extends CoordinatorCache {
     for (const t of plan) if (t.hash) this.taskOfHash.set(t.hash, t.id);
     watcher.onTerminal((task) => {
       if (task.status !== 'succeeded') this.staging.set(task.id, this.stageUnsuccessful(task));
+      else if (this.distributed.has(task.id)) stageSuccess(this.replayDir, { taskId: task.id, agent: task.agent, hash: task.hash });
     });
   }
 
