@@ -174,6 +174,30 @@ describe.each(e2eNxVersions())('distributed run on a hand-made workspace, Nx %s'
   });
 });
 
+describe('a wrong token', () => {
+  afterAll(() => cleanupAll());
+
+  it('start-ci-run and start-agent stop at once with one line naming the URL, and never print the token', async () => {
+    const coordinator = await startCoordinator();
+    const template = await handmadeWorkspaceTemplate('20.8.4');
+    const ws = await copyWorkspace(template);
+    linkFleet(ws);
+    await configureRunner(ws, coordinator.url);
+    const env = isolatedEnv(ws, { FLEET_TOKEN: 'not-the-token-1234', FLEET_RUN_ID: newRunId('token') });
+    for (const command of [['start-ci-run'], ['start-agent', '--join-timeout', '5']]) {
+      const started = Date.now();
+      const result = await fleetCli(ws, env, command, 90_000);
+      expect(result.code).not.toBe(0);
+      expect(Date.now() - started).toBeLessThan(30_000);
+      const lines = result.stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain(coordinator.url);
+      expect(lines[0]).toMatch(/401 .*check FLEET_TOKEN/);
+      expect(result.output).not.toContain('not-the-token-1234');
+    }
+  });
+});
+
 describe('a coordinator that is down', () => {
   afterAll(() => cleanupAll());
 
