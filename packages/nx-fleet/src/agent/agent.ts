@@ -47,7 +47,7 @@ export async function runAgent(options: AgentOptions): Promise<{ tasksRun: numbe
   let tasksRun = 0;
   let reason = '';
   let stop = false;
-  const slot = async (): Promise<void> => {
+  const slot = async (_: unknown, index: number): Promise<void> => {
     while (!stop) {
       const answer = await client.lease(runId, name, LONG_POLL_MS);
       if (answer.action === 'exit') {
@@ -60,7 +60,7 @@ export async function runAgent(options: AgentOptions): Promise<{ tasksRun: numbe
         continue;
       }
       tasksRun++;
-      await runLeasedTask(options, answer.task, relay, cache);
+      await runLeasedTask(options, answer.task, relay, cache, index);
     }
   };
   try {
@@ -102,7 +102,7 @@ async function joinWhenOpen(options: AgentOptions): Promise<void> {
   }
 }
 
-async function runLeasedTask(options: AgentOptions, task: LeasedTask, relay: Relay, cache: AgentCache): Promise<void> {
+async function runLeasedTask(options: AgentOptions, task: LeasedTask, relay: Relay, cache: AgentCache, slot: number): Promise<void> {
   const { client, reporter, name } = options;
   const started = Date.now();
   reporter.info(`running ${task.taskId} (attempt ${task.attempt})`);
@@ -114,7 +114,7 @@ async function runLeasedTask(options: AgentOptions, task: LeasedTask, relay: Rel
   let exitCode: number;
   let captured = '';
   try {
-    ({ exitCode, captured } = await runNx(options, task, scopeUrl, relay.secret));
+    ({ exitCode, captured } = await runNx(options, task, scopeUrl, relay.secret, slot));
   } catch (error) {
     exitCode = 1;
     captured = `[fleet] agent ${name} could not start nx for ${task.taskId}: ${describeError(error)}\n`;
@@ -147,7 +147,11 @@ function runNx(
   task: LeasedTask,
   cacheUrl: string,
   secret: string,
+  slot: number,
 ): Promise<{ exitCode: number; captured: string }> {
+  // Each slot keeps Nx's state (its SQLite database and local cache) apart: two `nx run`s
+  // in one workspace at once can fail with "database is locked" (seen on Nx 19.8.14).
+  const nxState = join(fleetDir(options.workspaceRoot), 'nx', `slot-${slot}`);
   const target = [task.project, task.target, task.configuration].filter(Boolean).join(':');
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -160,6 +164,8 @@ function runNx(
     // failures are stored too, so main can show their logs
     NX_CACHE_FAILURES: 'true',
     NX_TUI: 'false',
+    NX_WORKSPACE_DATA_DIRECTORY: join(nxState, 'workspace-data'),
+    NX_CACHE_DIRECTORY: join(nxState, 'cache'),
   };
   delete env.FLEET_REPLAY_DIR;
   return new Promise((resolve, reject) => {
