@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { copyWorkspace } from '../support/copy';
 import { isolatedEnv } from '../support/env';
+import { nxBin } from '../support/nx-cli';
 import { runOk, runToEnd, startProcess, waitForHttp, type ManagedProcess, type RunResult } from '../support/processes';
 
 export const REPO_ROOT = resolve(__dirname, '../..');
@@ -69,13 +70,6 @@ export function nxMajor(workspace: string): number {
   return Number(pkg.version.split('.')[0]);
 }
 
-/** The workspace's Nx CLI script (`bin/nx.js`, or `dist/bin/nx.js` from Nx 24). */
-export function nxCli(workspace: string): string {
-  const dir = join(workspace, 'node_modules/nx');
-  const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { bin?: string | Record<string, string> };
-  const bin = typeof pkg.bin === 'string' ? pkg.bin : (pkg.bin?.nx ?? 'bin/nx.js');
-  return join(dir, bin);
-}
 
 export async function git(workspace: string, args: string[]): Promise<RunResult> {
   return runOk('git', 'git', ['-c', 'user.name=Fleet E2E', '-c', 'user.email=e2e@fleet.invalid', ...args], {
@@ -123,7 +117,7 @@ export function fleetCli(workspace: string, env: Record<string, string>, args: s
 }
 
 export function nx(workspace: string, env: Record<string, string>, args: string[], timeoutMs = 10 * 60_000): Promise<RunResult> {
-  return runToEnd(`nx ${args[0]}`, process.execPath, [nxCli(workspace), ...args], {
+  return runToEnd(`nx ${args[0]}`, process.execPath, [nxBin(workspace), ...args], {
     cwd: workspace,
     env,
     timeoutMs,
