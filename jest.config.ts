@@ -21,6 +21,7 @@ const config: Config = {
       moduleNameMapper,
       testMatch: ['<rootDir>/e2e/**/*.e2e.ts'],
       globalSetup: '<rootDir>/e2e/support/global-setup.ts',
+      setupFilesAfterEnv: ['<rootDir>/e2e/support/matchers.ts'],
     },
   ],
 };

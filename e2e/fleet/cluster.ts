@@ -21,14 +21,17 @@ export interface Coordinator {
   process: ManagedProcess;
 }
 
-export async function startCoordinator(options: { dataDir?: string; token?: string; extraArgs?: string[] } = {}): Promise<Coordinator> {
+/** A coordinator on a free port (or `port`, to restart one where its clients expect it). */
+export async function startCoordinator(
+  options: { dataDir?: string; token?: string; port?: number; extraArgs?: string[] } = {},
+): Promise<Coordinator> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'fleet-e2e-coordinator-'));
   const token = options.token ?? randomBytes(16).toString('hex');
   const env = isolatedEnv(dataDir, { FLEET_TOKEN: token });
-  const proc = startProcess('coordinator', process.execPath, [CLI, 'serve', '--port', '0', '--data-dir', dataDir, ...(options.extraArgs ?? [])], {
+  const proc = startProcess('coordinator', process.execPath, [CLI, 'serve', '--port', String(options.port ?? 0), '--data-dir', dataDir, ...(options.extraArgs ?? [])], {
     cwd: dataDir,
     env,
-    logFile: join(dataDir, 'coordinator.log'),
+    logFile: join(dataDir, `coordinator-${Date.now()}.log`),
   });
   const out = await proc.waitForOutput(/listening on (http:\/\/127\.0\.0\.1:\d+)/, { timeoutMs: 30_000 });
   const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)![1];
@@ -104,10 +107,17 @@ export function fleetEnv(workspace: string, coordinator: Coordinator, options: F
   return isolatedEnv(workspace, { FLEET_TOKEN: coordinator.token, FLEET_RUN_ID: options.runId, ...options.extra });
 }
 
-export function startAgent(workspace: string, coordinator: Coordinator, runId: string, name: string, args: string[] = []): ManagedProcess {
+export function startAgent(
+  workspace: string,
+  coordinator: Coordinator,
+  runId: string,
+  name: string,
+  args: string[] = [],
+  extraEnv: Record<string, string> = {},
+): ManagedProcess {
   return startProcess(name, process.execPath, [CLI, 'start-agent', '--name', name, ...args], {
     cwd: workspace,
-    env: fleetEnv(workspace, coordinator, { runId, extra: { FLEET_MARKER_ID: name } }),
+    env: fleetEnv(workspace, coordinator, { runId, extra: { FLEET_MARKER_ID: name, ...extraEnv } }),
     logFile: join(workspace, '.fleet-e2e', `${name}.log`),
   });
 }

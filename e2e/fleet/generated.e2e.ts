@@ -34,7 +34,7 @@ describe.each(e2eNxVersions())('distributed run-many on a generated workspace, N
     // the local run: the same workspace, nx-fleet configured, no run and no token (a laptop)
     const local = (await fleetWorkspaces(template, coordinator, 0)).main;
     const localRun = await nx(local, isolatedEnv(local), targets);
-    expect(localRun.code).toBe(0);
+    expect(localRun).toExitWith(0);
     const taskIds = [...localRun.stdout.matchAll(/> nx run (\S+)/g)].map((m) => m[1]).sort();
     expect(taskIds.length).toBeGreaterThanOrEqual(18);
 
@@ -42,14 +42,14 @@ describe.each(e2eNxVersions())('distributed run-many on a generated workspace, N
     const ws = await fleetWorkspaces(template, coordinator, 3);
     const agents = ws.agents.map((dir, i) => startAgent(dir, coordinator, runId, `agent-${i + 1}`, ['--parallel', '2']));
     const env = fleetEnv(ws.main, coordinator, { runId });
-    expect((await fleetCli(ws.main, env, ['start-ci-run', '--agents', '3'])).code).toBe(0);
+    expect(await fleetCli(ws.main, env, ['start-ci-run', '--agents', '3'])).toExitWith(0);
     await waitForAgents(coordinator, runId, 3);
     const main = await nx(ws.main, env, targets);
     const stop = await fleetCli(ws.main, env, ['stop-all-agents']);
     const exits = await Promise.all(agents.map((a) => a.exited));
 
-    expect(main.code).toBe(0);
-    expect(stop.code).toBe(0);
+    expect(main).toExitWith(0);
+    expect(stop).toExitWith(0);
     expect(exits.map((e) => e.code)).toEqual([0, 0, 0]);
     // every task's log reached main: its header, and the test runners' own summaries
     const distributedIds = [...main.stdout.matchAll(/> nx run (\S+)/g)].map((m) => m[1]).sort();

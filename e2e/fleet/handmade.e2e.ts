@@ -58,7 +58,7 @@ describe.each(e2eNxVersions())('distributed run on a hand-made workspace, Nx %s'
     const agents = ws.agents.map((dir, i) => startAgent(dir, coordinator, runId, `agent-${i + 1}`, ['--parallel', '2']));
     const env = fleetEnv(ws.main, coordinator, { runId });
     const start = await fleetCli(ws.main, env, ['start-ci-run', '--agents', String(count), ...(options.startFlags ?? [])]);
-    expect(start.code).toBe(0);
+    expect(start).toExitWith(0);
     await waitForAgents(coordinator, runId, count);
     const main = await nx(ws.main, env, [...nxArgs, ...logFlags(version)]);
     const stopStartedAt = Date.now();
@@ -72,10 +72,10 @@ describe.each(e2eNxVersions())('distributed run on a hand-made workspace, Nx %s'
     // the local run: the same workspace, nx-fleet configured, no run and no token (a laptop)
     const local = (await fleetWorkspaces(template, coordinator, 0)).main;
     const localRun = await nx(local, isolatedEnv(local), [...targets, ...logFlags(version)]);
-    expect(localRun.code).toBe(0);
+    expect(localRun).toExitWith(0);
 
     const run = await distributed(targets);
-    expect(run.main.code).toBe(0);
+    expect(run.main).toExitWith(0);
     for (const id of ['a:build', 'b:build', 'b:second', 'a:lint', 'b:lint']) {
       expect(run.main.stdout).toContain(`nx run ${id}`);
     }
@@ -90,7 +90,7 @@ describe.each(e2eNxVersions())('distributed run on a hand-made workspace, Nx %s'
     expect(Object.keys(want).length).toBeGreaterThanOrEqual(5);
     expect(got).toEqual(want);
     expect(got['a/bin.sh'].mode & 0o777).toBe(0o755);
-    expect(run.stop.code).toBe(0);
+    expect(run.stop).toExitWith(0);
     expect(run.exits.every((e) => e.code === 0)).toBe(true);
     // nothing written outside the declared outputs, Fleet's .fleet/ and Nx's own .nx/
     const status = await git(run.ws.main, ['status', '--porcelain', '--ignored', '--untracked-files=normal']);
@@ -122,7 +122,7 @@ describe.each(e2eNxVersions())('distributed run on a hand-made workspace, Nx %s'
       );
     };
     const run = await distributed(['run', 'c:envy'], { agents: 1, prepare: (dir) => (mkdirSync(join(dir, 'packages/c'), { recursive: true }), addC(dir)) });
-    expect(run.main.code).toBe(0);
+    expect(run.main).toExitWith(0);
     // the runner (Nx 19–20) warns on stderr; on Nx 21+ the task's own process does, inside its log
     expect(run.main.output).toMatch(/c:envy: the agent computed hash \S+ but main computed \S+/);
     expect(run.main.stdout).toContain('envy-ran-on-main');
@@ -140,17 +140,17 @@ describe.each(e2eNxVersions())('distributed run on a hand-made workspace, Nx %s'
       startFlags: ['--no-stop-agents-on-failure'],
       prepare: addCrash,
     });
-    expect(run.main.code).toBe(1);
+    expect(run.main).toExitWith(1);
     expect(run.main.stdout).toMatch(/a:crash failed on agent agent-1/);
     const ran = tasksRunBy(run.agents[0]);
     expect(ran).toEqual(expect.arrayContaining(['a:crash', 'a:build', 'b:build']));
     expect(run.main.stdout).toContain('built-b');
-    expect(run.exits[0].code).toBe(0);
+    expect(run.exits[0]).toExitWith(0);
   });
 
   it('shows a task that failed on an agent as failed, with its log, and never runs it on main', async () => {
     const run = await distributed(['run-many', '-t', 'test']);
-    expect(run.main.code).toBe(1);
+    expect(run.main).toExitWith(1);
     expect(run.main.stdout).toContain('FAIL marker-b-test');
     expect(run.main.stdout).toMatch(/b:test failed on agent agent-\d/);
     // the task wrote its marker on the agent that ran it, never on main
@@ -159,16 +159,16 @@ describe.each(e2eNxVersions())('distributed run on a hand-made workspace, Nx %s'
     expect(markers).toHaveLength(1);
     expect(markers[0]).toMatch(/^b-test-ran-agent-\d$/);
     // the run is failed, and the command that completes it says so
-    expect(run.stop.code).toBe(1);
+    expect(run.stop).toExitWith(1);
     expect(run.stop.stderr).toContain('failed tasks: b:test');
     expect(run.exits.every((e) => e.code === 0)).toBe(true);
   });
 
   it('with nothing affected, exits 0 at once and the agents leave within 30 s', async () => {
     const run = await distributed(['affected', '-t', 'build', 'test', 'lint', '--base=HEAD', '--head=HEAD'], { agents: 2 });
-    expect(run.main.code).toBe(0);
+    expect(run.main).toExitWith(0);
     expect(run.main.durationMs).toBeLessThan(60_000);
-    expect(run.stop.code).toBe(0);
+    expect(run.stop).toExitWith(0);
     expect(run.exits.map((e) => e.code)).toEqual([0, 0]);
     expect(run.agentsExitedAfterMs).toBeLessThan(30_000);
   });

@@ -47,20 +47,20 @@ describe('a long task', () => {
       env: agentEnv,
     });
     const env = fleetEnv(ws.main, coordinator, { runId, extra: viaProxy });
-    expect((await fleetCli(ws.main, env, ['start-ci-run', '--agents', '1'])).code).toBe(0);
+    expect(await fleetCli(ws.main, env, ['start-ci-run', '--agents', '1'])).toExitWith(0);
     await waitForAgents(coordinator, runId, 1);
     const main = await nx(ws.main, env, ['run', 'a:slow'], (TASK_SECONDS + 120) * 1000);
     const stop = await fleetCli(ws.main, env, ['stop-all-agents']);
     const exit = await agent.exited;
 
-    expect(main.code).toBe(0);
+    expect(main).toExitWith(0);
     expect(main.stdout).toContain('slow-task-finished');
     expect(main.stdout).toMatch(/nx run a:slow\s+\[remote cache\]/);
     expect(readFileSync(join(ws.main, 'dist/slow/out.txt'), 'utf8')).toBe('slow-done\n');
     expect(main.durationMs).toBeGreaterThanOrEqual(TASK_SECONDS * 1000);
     // no connection through the proxy went silent for long: long-polls are at most 20 s
     expect(proxy.longestSilenceMs).toBeLessThan(30_000);
-    expect(stop.code).toBe(0);
-    expect(exit.code).toBe(0);
+    expect(stop).toExitWith(0);
+    expect(exit).toExitWith(0);
   });
 });

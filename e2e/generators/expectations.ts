@@ -37,9 +37,9 @@ export async function expectPipelineWorked(run: PipelineRun, coordinator: Coordi
   const start = stepRunning(run.main, 'nx-fleet start-ci-run');
   const affected = stepRunning(run.main, 'nx affected');
   const stop = stepRunning(run.main, 'nx-fleet stop-all-agents');
-  expect(start.code).toBe(0);
-  expect(affected.code).toBe(0);
-  expect(stop.code).toBe(0);
+  expect(start).toExitWith(0);
+  expect(affected).toExitWith(0);
+  expect(stop).toExitWith(0);
   expect(run.main.ok).toBe(true);
 
   // the run id came from the provider's variables: no step was given FLEET_RUN_ID

@@ -84,7 +84,7 @@ describe('the generated GitHub workflow, run step by step (Nx 20.8.4)', () => {
     expect(affected.output).toContain(`${lib(5)}:test failed on agent agent-`);
     // the stop step ran although a step before it failed, and says which task failed
     expect(stop.status).toBe('failed');
-    expect(stop.code).toBe(1);
+    expect(stop).toExitWith(1);
     expect(stop.output).toContain(`failed tasks: ${lib(5)}:test`);
     for (const job of run.agents) expect(job.ok).toBe(true);
     expect(run.agentsStopped).toBe(0);

@@ -42,7 +42,7 @@ describe.each(versions)('nx g nx-fleet:init on a generated workspace, Nx %s', (v
   it('configures the runner and .gitignore, is idempotent, and the workspace then distributes run-many -t build', async () => {
     const ws = await fleetInstalledCopy(template);
     const first = await nxGenerate(ws, 'nx-fleet:init', [`--url=${coordinator.url}`]);
-    expect(first.code).toBe(0);
+    expect(first).toExitWith(0);
     expect(first.output).toContain(`Fleet coordinator at ${coordinator.url} is reachable`);
 
     const nxJson = JSON.parse(read(ws, 'nx.json')) as { tasksRunnerOptions?: Record<string, unknown> };
@@ -69,7 +69,7 @@ describe.each(versions)('nx g nx-fleet:init on a generated workspace, Nx %s', (v
     // a second run: exit 0, says so, and changes nothing at all
     const before = { nx: read(ws, 'nx.json'), ignore: read(ws, '.gitignore') };
     const second = await nxGenerate(ws, 'nx-fleet:init', [`--url=${coordinator.url}`]);
-    expect(second.code).toBe(0);
+    expect(second).toExitWith(0);
     expect(second.output).toContain('already configured for Fleet');
     expect(await gitStatus(ws)).toBe('');
     expect({ nx: read(ws, 'nx.json'), ignore: read(ws, '.gitignore') }).toEqual(before);
@@ -81,13 +81,13 @@ describe.each(versions)('nx g nx-fleet:init on a generated workspace, Nx %s', (v
     const agents = agentDirs.map((dir, i) => startAgent(dir, coordinator, runId, `agent-${i + 1}`, ['--parallel', '2']));
     const env = fleetEnv(ws, coordinator, { runId });
     const start = await fleetCli(ws, env, ['start-ci-run', '--agents', '2']);
-    expect(start.code).toBe(0);
+    expect(start).toExitWith(0);
     await waitForAgents(coordinator, runId, 2);
     const build = await nx(ws, env, ['run-many', '-t', 'build']);
     const stop = await fleetCli(ws, env, ['stop-all-agents']);
     const exits = await Promise.all(agents.map((a) => a.exited));
-    expect(build.code).toBe(0);
-    expect(stop.code).toBe(0);
+    expect(build).toExitWith(0);
+    expect(stop).toExitWith(0);
     expect(exits.map((e) => e.code)).toEqual([0, 0]);
     const builds = [1, 2, 3, 4, 5, 6].map((n) => `${PROJECT[version]!(n)}:build`);
     for (const id of builds) expect(build.stdout).toContain(`nx run ${id}`);

@@ -64,7 +64,7 @@ describe.each(versions)('generated template, Nx %s', (version) => {
     expect(git('status', '--porcelain')).toBe('');
     expect(git('config', 'user.email')).not.toBe('');
     const affected = await runNx(ws, ['show', 'projects', '--affected', '--base=HEAD~1', '--head=HEAD']);
-    expect(affected.code).toBe(0);
+    expect(affected).toExitWith(0);
     expect(affected.stdout.split('\n').filter(Boolean).sort()).toEqual([...names].sort());
   });
 
@@ -100,21 +100,21 @@ describe.each(versions)('handmade template, Nx %s', (version) => {
     expect(readFileSync(join(ws, 'dist', 'b', 'out.txt'), 'utf8').trim()).toBe(`${A_DATA}+b`);
     expect(readFileSync(join(ws, 'dist', 'b-second', 'second.txt'), 'utf8').trim()).toBe(`second:${A_DATA}`);
     const again = await runNx(ws, ['run-many', '-t', 'build', 'second']);
-    expect(again.code).toBe(0);
+    expect(again).toExitWith(0);
     expect(again.output).toMatch(/existing outputs match the cache|local cache/);
   });
 
   it('b:test fails with exit 1, prints FAIL marker-b-test and leaves a marker naming where it ran', async () => {
     const ws = await copyOf(await handmadeWorkspaceTemplate(version));
     const local = await runNx(ws, ['run', 'b:test']);
-    expect(local.code).toBe(1);
+    expect(local).toExitWith(1);
     expect(local.output).toContain('FAIL marker-b-test');
     expect(existsSync(join(ws, '.markers', 'b-test-ran-local'))).toBe(true);
     const tagged = await runNx(ws, ['run', 'b:test', '--skip-nx-cache'], { env: isolatedEnv(ws, { FLEET_MARKER_ID: 'agent-7' }) });
-    expect(tagged.code).toBe(1);
+    expect(tagged).toExitWith(1);
     expect(existsSync(join(ws, '.markers', 'b-test-ran-agent-7'))).toBe(true);
     const aTest = await runNx(ws, ['run', 'a:test']);
-    expect(aTest.code).toBe(0);
+    expect(aTest).toExitWith(0);
   });
 });
 
@@ -124,12 +124,12 @@ describe('copies', () => {
     const before = digestTree(template, { exclude: ['node_modules'] });
     const [one, two] = [await copyOf(template), await copyOf(template)];
     expect(digestTree(one, { exclude: ['node_modules'] })).toEqual(before);
-    expect((await runNx(one, ['run', 'b:build'])).code).toBe(0);
+    expect(await runNx(one, ['run', 'b:build'])).toExitWith(0);
     expect(existsSync(join(one, 'dist', 'b', 'out.txt'))).toBe(true);
     expect(existsSync(join(two, 'dist'))).toBe(false);
     expect(existsSync(join(two, '.nx', 'cache'))).toBe(false);
     expect(digestTree(template, { exclude: ['node_modules'] })).toEqual(before);
-    expect((await runNx(two, ['run', 'b:build'])).code).toBe(0);
+    expect(await runNx(two, ['run', 'b:build'])).toExitWith(0);
     expect(digestTree(join(two, 'dist'))).toEqual(digestTree(join(one, 'dist')));
     expect(execFileSync('git', ['rev-parse', '--show-toplevel'], { cwd: two, encoding: 'utf8' }).trim()).toBe(two);
   });
@@ -154,7 +154,7 @@ describe('isolatedEnv', () => {
     expect(env.FLEET_MARKER_ID).toBe('kept');
     const home = execFileSync(process.execPath, ['-p', "require('os').homedir()"], { cwd: ws, env, encoding: 'utf8' }).trim();
     expect(home).toBe(join(ws, '.home'));
-    expect((await runNx(ws, ['run', 'a:build'], { env })).code).toBe(0);
+    expect(await runNx(ws, ['run', 'a:build'], { env })).toExitWith(0);
     expect(existsSync(join(ws, '.nx', 'cache'))).toBe(true);
   });
 

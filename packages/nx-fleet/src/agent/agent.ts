@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { constants as osConstants, hostname } from 'node:os';
 import { join } from 'node:path';
 import * as tar from 'tar';
 import type { LeasedTask } from '@fleet/protocol';
@@ -13,6 +13,7 @@ import { fleetDir } from '../run-marker';
 import { describeError, FleetError } from '../util/errors';
 import { newId } from '../util/ids';
 import { AgentCache, failureLogKey } from './agent-cache';
+import { agentNxEnv } from './nx-env';
 
 export interface AgentOptions {
   client: FleetClient;
@@ -149,25 +150,8 @@ function runNx(
   secret: string,
   slot: number,
 ): Promise<{ exitCode: number; captured: string }> {
-  // Each slot keeps Nx's state (its SQLite database and local cache) apart: two `nx run`s
-  // in one workspace at once can fail with "database is locked" (seen on Nx 19.8.14).
-  const nxState = join(fleetDir(options.workspaceRoot), 'nx', `slot-${slot}`);
   const target = [task.project, task.target, task.configuration].filter(Boolean).join(':');
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    NX_SELF_HOSTED_REMOTE_CACHE_SERVER: cacheUrl,
-    NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN: secret,
-    FLEET_AGENT_CACHE_URL: cacheUrl,
-    FLEET_AGENT_CACHE_SECRET: secret,
-    FLEET_AGENT_NAME: options.name,
-    FLEET_DISTRIBUTE: 'false',
-    // failures are stored too, so main can show their logs
-    NX_CACHE_FAILURES: 'true',
-    NX_TUI: 'false',
-    NX_WORKSPACE_DATA_DIRECTORY: join(nxState, 'workspace-data'),
-    NX_CACHE_DIRECTORY: join(nxState, 'cache'),
-  };
-  delete env.FLEET_REPLAY_DIR;
+  const env = agentNxEnv({ base: process.env, workspaceRoot: options.workspaceRoot, slot, cacheUrl, secret, agentName: options.name });
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [options.nxBin, 'run', target, '--outputStyle=stream'], {
       cwd: options.workspaceRoot,
@@ -182,8 +166,16 @@ function runNx(
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
     child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ exitCode: code ?? (signal ? 128 + 15 : 1), captured }));
+    child.on('close', (code, signal) => {
+      if (code === null) captured += `[fleet] nx was killed by ${signal ?? 'an unknown signal'} on agent ${options.name}\n`;
+      resolve({ exitCode: code ?? 128 + signalNumber(signal), captured });
+    });
   });
+}
+
+/** The shell's convention: a process killed by signal N exits 128 + N. */
+function signalNumber(signal: NodeJS.Signals | null): number {
+  return (signal && osConstants.signals[signal]) || 15;
 }
 
 /** A failure artifact in Nx's format (terminalOutput + code) made from what the agent saw. */
