@@ -6,3 +6,5 @@ export * from './priority';
 export * from './transitions';
 export * from './lease';
 export * from './pick';
+export * from './deadlines';
+export * from './run-exit';

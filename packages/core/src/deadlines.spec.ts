@@ -1,0 +1,130 @@
+import { createFakeClock, type FakeClock } from './clock';
+import {
+  DEFAULT_MAIN_SILENCE_MS,
+  DEFAULT_RUN_LIMITS,
+  DEFAULT_RUN_TIMEOUT_MS,
+  DEFAULT_TASK_TIMEOUT_MS,
+  firedDeadlines,
+  formatLimit,
+  type RunLimits,
+  type RunTimes,
+} from './deadlines';
+
+const T0 = 1_700_000_000_000;
+
+function run(clock: FakeClock, overrides: Partial<RunTimes> = {}, limits: Partial<RunLimits> = {}): RunTimes {
+  return {
+    createdAt: clock.now(),
+    limits: { ...DEFAULT_RUN_LIMITS, ...limits },
+    runningExecutions: [],
+    leasedTasks: [],
+    ...overrides,
+  };
+}
+
+describe('defaults', () => {
+  it('never let a pipeline hang for hours', () => {
+    expect(DEFAULT_RUN_TIMEOUT_MS).toBe(3 * 3600_000);
+    expect(DEFAULT_TASK_TIMEOUT_MS).toBe(3600_000);
+    expect(DEFAULT_MAIN_SILENCE_MS).toBe(30_000);
+  });
+
+  it('limits in words', () => {
+    expect([10_800_000, 3_600_000, 5_400_000, 30_000, 1_500, 250].map(formatLimit)).toEqual([
+      '3 h',
+      '1 h',
+      '90 min',
+      '30 s',
+      '1.5 s',
+      '250 ms',
+    ]);
+  });
+});
+
+describe('run time-out', () => {
+  it('fires at runTimeoutMs after creation, not 1 ms before, with or without executions', () => {
+    const clock = createFakeClock(T0);
+    const times = run(clock);
+    clock.advance(DEFAULT_RUN_TIMEOUT_MS - 1);
+    expect(firedDeadlines(clock.now(), times)).toEqual([]);
+    clock.advance(1);
+    expect(firedDeadlines(clock.now(), times)).toEqual([{ kind: 'run_timeout', message: 'run time-out (3 h) reached' }]);
+  });
+
+  it('uses the run\'s own limit and wins over the other deadlines', () => {
+    const clock = createFakeClock(T0);
+    const times = run(
+      clock,
+      {
+        runningExecutions: [{ executionId: 'e1', lastSeenAt: T0 }],
+        leasedTasks: [{ leaseId: 'l1', executionId: 'e1', taskId: 'a:build', agent: 'agent-1', leasedAt: T0 }],
+      },
+      { runTimeoutMs: 90 * 60_000, mainSilenceMs: 30_000, taskTimeoutMs: 60_000 },
+    );
+    clock.advance(90 * 60_000);
+    expect(firedDeadlines(clock.now(), times)).toEqual([{ kind: 'run_timeout', message: 'run time-out (90 min) reached' }]);
+  });
+});
+
+describe('main job silent', () => {
+  it('fires mainSilenceMs after main\'s last contact, not 1 ms before', () => {
+    const clock = createFakeClock(T0);
+    const base = run(clock);
+    clock.advance(5_000);
+    const times: RunTimes = { ...base, runningExecutions: [{ executionId: 'e1', lastSeenAt: clock.now() }] };
+    clock.advance(DEFAULT_MAIN_SILENCE_MS - 1);
+    expect(firedDeadlines(clock.now(), times)).toEqual([]);
+    clock.advance(1);
+    expect(firedDeadlines(clock.now(), times)).toEqual([{ kind: 'main_silent', message: 'main job silent for 30 s' }]);
+  });
+
+  it('any running execution heard from recently keeps the run alive', () => {
+    const clock = createFakeClock(T0);
+    const times = run(clock, {
+      runningExecutions: [
+        { executionId: 'e1', lastSeenAt: T0 },
+        { executionId: 'e2', lastSeenAt: T0 + 20_000 },
+      ],
+    });
+    clock.advance(49_999);
+    expect(firedDeadlines(clock.now(), times)).toEqual([]);
+    clock.advance(1);
+    expect(firedDeadlines(clock.now(), times)).toEqual([{ kind: 'main_silent', message: 'main job silent for 30 s' }]);
+  });
+
+  it('a run with no running execution is never silent (only the run time-out applies)', () => {
+    const clock = createFakeClock(T0);
+    const times = run(clock);
+    clock.advance(DEFAULT_RUN_TIMEOUT_MS - 1);
+    expect(firedDeadlines(clock.now(), times)).toEqual([]);
+  });
+
+  it('uses the run\'s mainTimeoutMs', () => {
+    const clock = createFakeClock(T0);
+    const times = run(clock, { runningExecutions: [{ executionId: 'e1', lastSeenAt: T0 }] }, { mainSilenceMs: 120_000 });
+    clock.advance(119_999);
+    expect(firedDeadlines(clock.now(), times)).toEqual([]);
+    clock.advance(1);
+    expect(firedDeadlines(clock.now(), times)[0]?.message).toBe('main job silent for 2 min');
+  });
+});
+
+describe('task time-out', () => {
+  it('fires taskTimeoutMs after the lease began, however often it was renewed', () => {
+    const clock = createFakeClock(T0);
+    const base = run(clock);
+    clock.advance(1_000);
+    const leased = { leaseId: 'l1', executionId: 'e1', taskId: 'a:test', agent: 'agent-1', leasedAt: clock.now() };
+    const other = { leaseId: 'l2', executionId: 'e1', taskId: 'b:test', agent: 'agent-2', leasedAt: clock.now() + 10 };
+    const at = (now: number) =>
+      firedDeadlines(now, { ...base, runningExecutions: [{ executionId: 'e1', lastSeenAt: now }], leasedTasks: [leased, other] });
+    clock.advance(DEFAULT_TASK_TIMEOUT_MS - 1);
+    expect(at(clock.now())).toEqual([]);
+    clock.advance(1);
+    expect(at(clock.now())).toEqual([
+      { kind: 'task_timeout', ...leased, message: 'task time-out (1 h) reached on agent agent-1' },
+    ]);
+    clock.advance(10);
+    expect(at(clock.now()).map((f) => f.kind === 'task_timeout' && f.taskId)).toEqual(['a:test', 'b:test']);
+  });
+});

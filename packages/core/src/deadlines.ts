@@ -1,0 +1,93 @@
+/**
+ * The run model's time-outs, as one pure decision: given the time and a run's
+ * timestamps and limits, what has fired. The coordinator applies the answer (from its
+ * sweeper and on requests); nothing here reads a clock.
+ */
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+
+/** From the run's creation: a pipeline never holds agents longer than this. */
+export const DEFAULT_RUN_TIMEOUT_MS = 3 * HOUR;
+/** From a lease's start (renewals do not count): one attempt of one task. */
+export const DEFAULT_TASK_TIMEOUT_MS = HOUR;
+/** No heartbeat, watch or report from main for this long while an execution runs. */
+export const DEFAULT_MAIN_SILENCE_MS = 30 * SECOND;
+
+export interface RunLimits {
+  readonly runTimeoutMs: number;
+  readonly taskTimeoutMs: number;
+  readonly mainSilenceMs: number;
+}
+
+export const DEFAULT_RUN_LIMITS: RunLimits = {
+  runTimeoutMs: DEFAULT_RUN_TIMEOUT_MS,
+  taskTimeoutMs: DEFAULT_TASK_TIMEOUT_MS,
+  mainSilenceMs: DEFAULT_MAIN_SILENCE_MS,
+};
+
+export interface LeasedTaskTimes {
+  readonly leaseId: string;
+  readonly executionId: string;
+  readonly taskId: string;
+  readonly agent: string;
+  /** When the current lease began (its heartbeats do not move this). */
+  readonly leasedAt: number;
+}
+
+/** What the decision needs to know about an open run. */
+export interface RunTimes {
+  readonly createdAt: number;
+  readonly limits: RunLimits;
+  /** The run's executions that are still running, with main's last contact for each. */
+  readonly runningExecutions: readonly { readonly executionId: string; readonly lastSeenAt: number }[];
+  readonly leasedTasks: readonly LeasedTaskTimes[];
+}
+
+export type FiredDeadline =
+  | { readonly kind: 'run_timeout'; readonly message: string }
+  | { readonly kind: 'main_silent'; readonly message: string }
+  | ({ readonly kind: 'task_timeout'; readonly message: string } & LeasedTaskTimes);
+
+/** A limit in words: "3 h", "90 min", "30 s", "1.5 s", "250 ms". */
+export function formatLimit(ms: number): string {
+  if (ms >= HOUR && ms % HOUR === 0) return `${ms / HOUR} h`;
+  if (ms >= MINUTE && ms % MINUTE === 0) return `${ms / MINUTE} min`;
+  if (ms >= SECOND && ms % SECOND === 0) return `${ms / SECOND} s`;
+  if (ms >= SECOND) return `${(ms / SECOND).toFixed(1)} s`;
+  return `${ms} ms`;
+}
+
+/**
+ * What has fired at `now` (each at its limit exactly, never 1 ms before):
+ * - run time-out: `runTimeoutMs` after the run was created;
+ * - main silent: the run has running executions and main has been silent on every one
+ *   of them for `mainSilenceMs` (a run with no running execution is never "silent");
+ * - task time-out: a lease began `taskTimeoutMs` ago.
+ * A run-level deadline ends the run and everything in it, so when one fires it is the
+ * only answer (the run time-out first).
+ */
+export function firedDeadlines(now: number, run: RunTimes): FiredDeadline[] {
+  const { limits } = run;
+  if (now - run.createdAt >= limits.runTimeoutMs) {
+    return [{ kind: 'run_timeout', message: `run time-out (${formatLimit(limits.runTimeoutMs)}) reached` }];
+  }
+  if (run.runningExecutions.length > 0) {
+    const lastContact = Math.max(...run.runningExecutions.map((e) => e.lastSeenAt));
+    if (now - lastContact >= limits.mainSilenceMs) {
+      return [{ kind: 'main_silent', message: `main job silent for ${formatLimit(limits.mainSilenceMs)}` }];
+    }
+  }
+  const fired: FiredDeadline[] = [];
+  for (const task of run.leasedTasks) {
+    if (now - task.leasedAt >= limits.taskTimeoutMs) {
+      fired.push({
+        kind: 'task_timeout',
+        ...task,
+        message: `task time-out (${formatLimit(limits.taskTimeoutMs)}) reached on agent ${task.agent}`,
+      });
+    }
+  }
+  return fired;
+}
