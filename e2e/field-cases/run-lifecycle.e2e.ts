@@ -1,0 +1,128 @@
+/**
+ * Field cases about the life of a run (see docs/field-cases.md), on the default hand-made workspace
+ * (a, b; b depends on a), on the newest Nx of e2eNxVersions() only, with one coordinator:
+ *  - FC-02 agents outlive the run: after stop-all-agents every agent exits 0 within 30 s.
+ *  - FC-03 nothing affected: a change only under .nxignore; main exits 0 saying no tasks ran; agents leave.
+ *  - FC-04 one run fed by two main jobs in parallel: the completing job and the API agree: failed, [b:test].
+ * The superseded-run variant of FC-02 fails today and runs only with FLEET_E2E_KNOWN_GAPS=1.
+ */
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { copyWorkspace } from '../support/copy';
+import { cleanupAll } from '../support/processes';
+import { handmadeWorkspaceTemplate } from '../support/workspaces';
+import { fleetCli, fleetEnv, fleetWorkspaces, git, newRunId, nx, startAgent, startCoordinator, tasksRunBy, waitForAgents, type Coordinator } from '../fleet/cluster';
+import { distributedRun, getRun, logFlags, newestNxVersion, within } from './field-support';
+
+jest.setTimeout(6 * 60_000);
+
+const version = newestNxVersion();
+
+describe(`run lifecycle field cases, Nx ${version}`, () => {
+  let coordinator: Coordinator;
+  let template: string;
+
+  beforeAll(async () => {
+    template = await handmadeWorkspaceTemplate(version);
+    coordinator = await startCoordinator();
+  });
+  afterAll(() => cleanupAll());
+
+  it('FC-02: after run-many -t build and stop-all-agents, all 3 agents exit 0 within 30 s', async () => {
+    const run = await distributedRun(coordinator, template, version, ['run-many', '-t', 'build'], { agents: 3 });
+    expect(run.main).toExitWith(0);
+    expect(run.main.stdout).toContain('built-b');
+    expect(run.stop).toExitWith(0);
+    for (const exit of run.exits) expect(exit).toExitWith(0);
+    expect(run.agentsExitedAfterMs).toBeLessThan(30_000);
+    expect((await getRun(coordinator, run.runId)).status).toBe('completed');
+  });
+
+  it('FC-03: with only a file under .nxignore changed, affected says no tasks, exits 0, and both agents exit 0 within 30 s', async () => {
+    const prepare = (dir: string): void => {
+      writeFileSync(join(dir, '.nxignore'), 'packages/a/scratch/\n');
+      mkdirSync(join(dir, 'packages/a/scratch'), { recursive: true });
+      writeFileSync(join(dir, 'packages/a/scratch/notes.txt'), 'first\n');
+    };
+    const ws = await fleetWorkspaces(template, coordinator, 2, prepare);
+    appendFileSync(join(ws.main, 'packages/a/scratch/notes.txt'), 'second\n');
+    await git(ws.main, ['commit', '-q', '-am', 'change an ignored file only']);
+    const run = await distributedRun(coordinator, template, version, ['affected', '-t', 'lint', 'test', 'build', '--base=HEAD~1', '--head=HEAD'], {
+      workspaces: ws,
+      agents: 2,
+    });
+    expect(run.main).toExitWith(0);
+    expect(run.main.stdout).toMatch(/No tasks were run/);
+    expect(run.agents.flatMap(tasksRunBy)).toEqual([]);
+    expect(run.stop).toExitWith(0);
+    expect(run.exits).toHaveLength(2);
+    for (const exit of run.exits) expect(exit).toExitWith(0);
+    expect(run.agentsExitedAfterMs).toBeLessThan(30_000);
+  });
+
+  it('FC-04: two main jobs of one run in parallel (a:test passes, b:test fails); the completing job exits 1 and agrees with GET run', async () => {
+    const runId = newRunId('fc04');
+    const ws = await fleetWorkspaces(template, coordinator, 2);
+    const second = await copyWorkspace(ws.main); // the second main job's checkout
+    const finisher = await copyWorkspace(ws.main); // the pipeline's final job
+    const agents = ws.agents.map((dir, i) => startAgent(dir, coordinator, runId, `agent-${i + 1}`, ['--parallel', '2']));
+    const job = async (dir: string, args: string[]) => {
+      const env = fleetEnv(dir, coordinator, { runId });
+      const start = await fleetCli(dir, env, ['start-ci-run', '--agents', '2']);
+      expect(start).toExitWith(0);
+      return nx(dir, env, [...args, ...logFlags(version)], 4 * 60_000);
+    };
+    const [jobA, jobB] = await Promise.all([job(ws.main, ['run', 'a:test']), job(second, ['run', 'b:test'])]);
+    expect(jobA).toExitWith(0);
+    expect(jobA.stdout).toContain('PASS marker-a-test');
+    expect(jobB).toExitWith(1);
+    expect(jobB.stdout).toContain('FAIL marker-b-test');
+
+    const before = await getRun(coordinator, runId);
+    expect(before.executions).toHaveLength(2);
+    const stop = await fleetCli(finisher, fleetEnv(finisher, coordinator, { runId }), ['stop-all-agents']);
+    const view = await getRun(coordinator, runId);
+    expect(view.status).toBe('failed');
+    expect(view.failedTasks).toEqual(['b:test']);
+    expect(stop).toExitWith(1);
+    expect(stop.stderr).toContain(`run ${runId} is failed; failed tasks: b:test;`);
+    const exits = await within(Promise.all(agents.map((a) => a.exited)), 30_000, 'agents to exit');
+    for (const exit of exits) expect(exit).toExitWith(0);
+  });
+});
+
+/**
+ * FC-02, superseded variant. A second pipeline on the same branch opens its own run (a new run id); the
+ * first pipeline's main job is cancelled by the CI and never runs stop-all-agents. Today nothing ends the
+ * first run: the coordinator has no notion of a run superseded by another on the same branch (runs.branch
+ * is stored but never read) and no idle time-out, so leaseLoop (packages/coordinator/src/leasing.ts) keeps
+ * answering the first run's agents "wait" and they poll until their CI job times out.
+ */
+if (process.env.FLEET_E2E_KNOWN_GAPS === '1') {
+  describe(`known gaps: run lifecycle, Nx ${version}`, () => {
+    let coordinator: Coordinator;
+    let template: string;
+    beforeAll(async () => {
+      template = await handmadeWorkspaceTemplate(version);
+      coordinator = await startCoordinator();
+    });
+    afterAll(() => cleanupAll());
+
+    it('FC-02 superseded: agents of a run superseded by a newer run on the same branch exit 0 within 30 s', async () => {
+      const branch = { FLEET_BRANCH: 'feature/superseded' };
+      const first = newRunId('fc02-first');
+      const ws = await fleetWorkspaces(template, coordinator, 2);
+      const agents = ws.agents.map((dir, i) => startAgent(dir, coordinator, first, `old-agent-${i + 1}`, ['--parallel', '1']));
+      const start1 = await fleetCli(ws.main, fleetEnv(ws.main, coordinator, { runId: first, extra: branch }), ['start-ci-run', '--agents', '2']);
+      expect(start1).toExitWith(0);
+      await waitForAgents(coordinator, first, 2);
+      // pipeline 2 on the same branch; pipeline 1's main job is cancelled (it never completes its run)
+      const next = await copyWorkspace(ws.main);
+      const second = newRunId('fc02-second');
+      const start2 = await fleetCli(next, fleetEnv(next, coordinator, { runId: second, extra: branch }), ['start-ci-run', '--agents', '0']);
+      expect(start2).toExitWith(0);
+      const exits = await within(Promise.all(agents.map((a) => a.exited)), 30_000, 'the superseded run’s agents to exit');
+      for (const exit of exits) expect(exit).toExitWith(0);
+    });
+  });
+}
