@@ -9,6 +9,7 @@ import { registerExecutionRoutes } from './routes/executions';
 import { registerHealthRoute } from './routes/health';
 import { registerLeaseRoutes } from './routes/leases';
 import { registerRunRoutes } from './routes/runs';
+import { startSweeper } from './sweeper';
 import { Wakeups } from './wakeups';
 
 /** Builds the coordinator's fastify app. It never listens: callers do (or use inject). */
@@ -26,6 +27,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
   });
   const shutdown = new AbortController();
   const ctx: RouteContext = { deps, wakeups: new Wakeups(), shutdown: shutdown.signal };
+  const sweeper = startSweeper(deps, ctx.wakeups);
   app.setValidatorCompiler(validatorCompiler);
   registerErrorHandling(app, deps.reporter);
   registerAuth(app, deps.config.token);
@@ -36,6 +38,10 @@ export function createApp(deps: AppDeps): FastifyInstance {
   registerCacheRoutes(app, ctx);
   app.addHook('preClose', async () => {
     shutdown.abort();
+  });
+  // the store is closed after the app: no pass of the sweeper may still be using it
+  app.addHook('onClose', async () => {
+    await sweeper.stop();
   });
   return app;
 }

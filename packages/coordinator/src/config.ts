@@ -1,9 +1,18 @@
-import { BadRequestError } from '@fleet/core';
+import {
+  BadRequestError,
+  DEFAULT_LEASE_RETRIES,
+  DEFAULT_MAIN_SILENCE_MS,
+  DEFAULT_RUN_TIMEOUT_MS,
+  DEFAULT_TASK_TIMEOUT_MS,
+} from '@fleet/core';
+import { RUN_LIMITS } from '@fleet/protocol';
 import { silentReporter, type Reporter } from './reporter';
 
 export const DEFAULT_PORT = 4646;
 export const DEFAULT_LEASE_MS = 10_000;
 export const DEFAULT_MAX_ARTIFACT_BYTES = 2 * 1024 ** 3;
+/** How often the sweeper applies leases' expiry and the run model's time-outs. */
+export const DEFAULT_SWEEP_INTERVAL_MS = 1000;
 
 /** What `startServer` accepts; everything but `token` has a default. */
 export interface ServerConfig {
@@ -19,12 +28,22 @@ export interface ServerConfig {
   leaseMs?: number;
   /** Default 2 GiB. */
   maxArtifactBytes?: number;
-  /** Attempts per task before "agent lost N times"; default 3 (1 try + 2 retries). */
+  /** A task whose agent is lost is put back this many times; the next loss fails it. Default 2. */
+  leaseRetries?: number;
+  /** @deprecated Use leaseRetries (= maxAttempts - 1); refused together with it. */
   maxAttempts?: number;
+  /** Default for runs that set no mainTimeoutMs: 30 000. */
+  mainSilenceMs?: number;
+  /** Default for runs that set no runTimeoutMs: 3 h. */
+  runTimeoutMs?: number;
+  /** Default for runs that set no taskTimeoutMs: 1 h. */
+  taskTimeoutMs?: number;
+  /** How often the sweeper runs; default 1000; 0 turns it off (requests still apply the time-outs). */
+  sweepIntervalMs?: number;
   reporter?: Reporter;
 }
 
-export type ResolvedServerConfig = Required<ServerConfig>;
+export type ResolvedServerConfig = Required<Omit<ServerConfig, 'maxAttempts'>>;
 
 const KEYS: ReadonlySet<string> = new Set([
   'host',
@@ -33,7 +52,12 @@ const KEYS: ReadonlySet<string> = new Set([
   'token',
   'leaseMs',
   'maxArtifactBytes',
+  'leaseRetries',
   'maxAttempts',
+  'mainSilenceMs',
+  'runTimeoutMs',
+  'taskTimeoutMs',
+  'sweepIntervalMs',
   'reporter',
 ]);
 
@@ -77,7 +101,22 @@ export function parseServerConfig(input: unknown): ResolvedServerConfig {
     token: text('token', raw['token'], undefined),
     leaseMs: integer('leaseMs', raw['leaseMs'], 100, 3_600_000, DEFAULT_LEASE_MS),
     maxArtifactBytes: integer('maxArtifactBytes', raw['maxArtifactBytes'], 0, Number.MAX_SAFE_INTEGER, DEFAULT_MAX_ARTIFACT_BYTES),
-    maxAttempts: integer('maxAttempts', raw['maxAttempts'], 1, 100, 3),
+    leaseRetries: leaseRetries(raw['leaseRetries'], raw['maxAttempts']),
+    mainSilenceMs: limit('mainSilenceMs', raw['mainSilenceMs'], RUN_LIMITS.mainTimeoutMs, DEFAULT_MAIN_SILENCE_MS),
+    runTimeoutMs: limit('runTimeoutMs', raw['runTimeoutMs'], RUN_LIMITS.runTimeoutMs, DEFAULT_RUN_TIMEOUT_MS),
+    taskTimeoutMs: limit('taskTimeoutMs', raw['taskTimeoutMs'], RUN_LIMITS.taskTimeoutMs, DEFAULT_TASK_TIMEOUT_MS),
+    sweepIntervalMs: integer('sweepIntervalMs', raw['sweepIntervalMs'], 0, 60_000, DEFAULT_SWEEP_INTERVAL_MS),
     reporter: reporter(raw['reporter']),
   };
+}
+
+function limit(name: string, value: unknown, range: { min: number; max: number }, fallback: number): number {
+  return integer(name, value, range.min, range.max, fallback);
+}
+
+/** leaseRetries, or the older maxAttempts (attempts = 1 + retries); never both. */
+function leaseRetries(retries: unknown, maxAttempts: unknown): number {
+  if (maxAttempts === undefined) return integer('leaseRetries', retries, 0, 100, DEFAULT_LEASE_RETRIES);
+  if (retries !== undefined) throw new BadRequestError('config.maxAttempts is the older name of config.leaseRetries (minus one): give only leaseRetries');
+  return integer('maxAttempts', maxAttempts, 1, 101, DEFAULT_LEASE_RETRIES + 1) - 1;
 }

@@ -1,4 +1,4 @@
-import { NotFoundError } from '@fleet/core';
+import { agentExitReason, firedDeadlines, NotFoundError } from '@fleet/core';
 import type { LeaseRequest, LeaseResponse } from '@fleet/protocol';
 import type { AppDeps } from './app-deps';
 import { stopwatch } from './long-poll';
@@ -7,36 +7,50 @@ import { runKey, type Wakeups } from './wakeups';
 /** How soon an agent told to wait should ask again. */
 export const RETRY_IN_MS = 500;
 
-/** Expires the run's overdue leases and wakes the watchers of what changed. */
-export async function expireOverdue(deps: AppDeps, wakeups: Wakeups, runId: string): Promise<void> {
-  const changed = await deps.state.expireLeases(runId, deps.clock.now(), deps.config.maxAttempts);
+/**
+ * Applies what is due in a run at the injected clock's now: overdue leases expire
+ * (re-queued, or failed past leaseRetries), then the run model's time-outs (core's
+ * firedDeadlines): a run time-out or a silent main fails the run, a task time-out
+ * fails its task. Wakes the watchers of whatever changed. Called by the sweeper and
+ * by the long-polls before they answer.
+ */
+export async function enforceRun(deps: AppDeps, wakeups: Wakeups, runId: string): Promise<void> {
+  const { state, clock, config, reporter } = deps;
+  const changed = new Set(await state.expireLeases(runId, clock.now(), config.leaseRetries));
+  const times = await state.runTimes(runId);
+  let runChanged = changed.size > 0;
+  if (times !== null) {
+    for (const fired of firedDeadlines(clock.now(), times)) {
+      if (fired.kind === 'task_timeout') {
+        const ref = await state.timeOutLease(fired.leaseId, fired.message, clock.now());
+        if (ref === null) continue;
+        reporter.warn(`${fired.taskId} of run ${runId} failed: ${fired.message}`, { executionId: ref.executionId, leaseId: fired.leaseId });
+        changed.add(ref.executionId);
+        runChanged = true;
+        continue;
+      }
+      const changes = await state.failRun(runId, fired.message, clock.now());
+      if (changes === null) continue;
+      reporter.warn(`run ${runId} failed: ${fired.message}`);
+      for (const executionId of changes.executionIds) changed.add(executionId);
+      runChanged = true;
+    }
+  }
   for (const executionId of changed) wakeups.wakeExecution(executionId);
-  if (changed.length > 0) wakeups.wakeRun(runId);
+  if (runChanged) wakeups.wakeRun(runId);
 }
 
 async function exitReason(deps: AppDeps, runId: string): Promise<string | null> {
-  const run = await deps.state.getRun(runId, deps.clock.now());
-  if (run === null) throw new NotFoundError(`run ${runId} not found; create it with POST /v1/runs first`);
-  switch (run.status) {
-    case 'completed':
-    case 'failed':
-      return `run ${runId} is ${run.status}`;
-    case 'open':
-      if (run.stopAgentsOnFailure && (await deps.state.countFailedTasks(runId)) > 0) {
-        return `a task of run ${runId} failed and stopAgentsOnFailure is set`;
-      }
-      return null;
-    default: {
-      const never: never = run.status;
-      throw new Error(`unknown run status ${String(never)}`);
-    }
-  }
+  const facts = await deps.state.runExitFacts(runId);
+  if (facts === null) throw new NotFoundError(`run ${runId} not found; create it with POST /v1/runs first`);
+  return agentExitReason(facts);
 }
 
 /**
- * The agent's long-poll: exit when the run is over, else lease the highest-priority
- * ready task, else hold the request up to waitMs for a wake-up (a ready task, a
- * completed run or the next lease expiry) and try again.
+ * The agent's long-poll: exit when the run is over (or its agents are no longer
+ * needed), else lease the highest-priority ready task, else hold the request up to
+ * waitMs for a wake-up (a ready task, an ended run, the next lease expiry, the
+ * sweeper) and try again.
  */
 export async function leaseLoop(
   deps: AppDeps,
@@ -48,17 +62,18 @@ export async function leaseLoop(
   const elapsed = stopwatch();
   const waitMs = request.waitMs ?? 0;
   for (;;) {
+    await enforceRun(deps, wakeups, runId);
     const reason = await exitReason(deps, runId);
     if (reason !== null) {
       await deps.state.markAgentSeen(runId, request.agentName, deps.clock.now(), true);
       return { action: 'exit', reason };
     }
-    await expireOverdue(deps, wakeups, runId);
     if (signal.aborted) return { action: 'wait', retryInMs: RETRY_IN_MS };
     const now = deps.clock.now();
     const task = await deps.state.leaseNext(runId, request.agentName, deps.ids.next(), now, deps.config.leaseMs);
     if (task !== null) {
       wakeups.wakeExecution(task.executionId);
+      wakeups.wakeRun(runId);
       return { action: 'run', task };
     }
     const left = waitMs - elapsed();

@@ -112,7 +112,12 @@ describe('scheduling', () => {
     expect(third.task.attempt).toBe(3);
     h.clock.advance(10_000);
     const view = (await h.call('GET', '/v1/executions/e1')).json();
-    expect(view.tasks[0]).toMatchObject({ status: 'failed', attempts: 3, message: 'agent lost 3 times' });
+    // attempts counts those before the last one: main says "after 3 attempts"
+    expect(view.tasks[0]).toMatchObject({
+      status: 'failed',
+      attempts: 2,
+      message: 'agent lost 3 times (lease expired on agent-1, then agent-2, then agent-1; retry limit 2)',
+    });
     expect(view.tasks[1]).toMatchObject({ status: 'skipped' });
     expect(view.status).toBe('failed');
     expect(await complete(h.call, third.task.leaseId)).toEqual({ accepted: false, taskStatus: 'failed' });

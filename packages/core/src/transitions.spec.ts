@@ -1,6 +1,6 @@
 import type { TaskStatus } from '@fleet/protocol';
 import { createFakeClock } from './clock';
-import { attemptNumber, expireLease, isLeaseExpired, leaseExpiresAt } from './lease';
+import { isLeaseExpired, leaseExpiresAt } from './lease';
 import { pickNext } from './pick';
 import { validatePlan } from './plan';
 import {
@@ -76,25 +76,6 @@ describe('leases on a fake clock', () => {
     expect(isLeaseExpired(lease, clock.now())).toBe(false);
     clock.advance(1);
     expect(isLeaseExpired(lease, clock.now())).toBe(true);
-  });
-
-  it('retries twice, then fails with "agent lost 3 times"', () => {
-    let attempts = 0;
-    const seen: string[] = [];
-    for (;;) {
-      seen.push(`attempt ${attemptNumber(attempts)}`);
-      const outcome = expireLease(attempts, 3);
-      attempts = outcome.attempts;
-      if (outcome.status === 'failed') {
-        expect(outcome.message).toBe('agent lost 3 times');
-        break;
-      }
-    }
-    expect(seen).toEqual(['attempt 1', 'attempt 2', 'attempt 3']);
-  });
-
-  it('maxAttempts 1 fails on the first loss', () => {
-    expect(expireLease(0, 1)).toEqual({ status: 'failed', attempts: 1, message: 'agent lost 1 times' });
   });
 });
 

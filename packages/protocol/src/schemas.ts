@@ -21,6 +21,8 @@ export const Hash = Type.String({ pattern: '^[A-Za-z0-9_-]{1,128}$' });
 export const TaskId = Type.String({ pattern: '^[^\\s:]{1,256}:[^\\s:]{1,128}(:[^\\s:]{1,128})?$' });
 export const Name = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._@/-]{0,127}$' });
 const Ms = Type.Integer({ minimum: 0, maximum: 7 * 24 * 3600 * 1000 });
+/** An Nx target name (`build`, `e2e-ci`): no spaces, colons or commas. */
+export const TargetName = Type.String({ pattern: '^[^\\s:,]{1,128}$' });
 const Strict = { additionalProperties: false } as const;
 
 /* ---------------------------------------------------------------- statuses */
@@ -80,12 +82,33 @@ export type Health = Static<typeof Health>;
 
 /* ---------------------------------------------------------------- runs */
 
+/** Allowed ranges of a run's own limits (CreateRunRequest); clients check flags with the same numbers. */
+export const RUN_LIMITS = {
+  retries: { min: 0, max: 10 },
+  mainTimeoutMs: { min: 10_000, max: 24 * 3600 * 1000 },
+  runTimeoutMs: { min: 60_000, max: 7 * 24 * 3600 * 1000 },
+  taskTimeoutMs: { min: 10_000, max: 7 * 24 * 3600 * 1000 },
+} as const;
+
 export const CreateRunRequest = Type.Object(
   {
     runId: RunId,
     agents: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
     stopAgentsOnFailure: Type.Optional(Type.Boolean()),
     branch: Type.Optional(Type.String({ maxLength: 256 })),
+    /** A task that fails (exit code not 0) is put back this many times, on another agent when one can take it. Default 0. */
+    retries: Type.Optional(Type.Integer({ minimum: 0, maximum: RUN_LIMITS.retries.max })),
+    /**
+     * Agents exit once the run has a task of one of these targets, every such task is
+     * terminal and nothing of the run is ready or leased.
+     */
+    stopAgentsAfter: Type.Optional(Type.Array(TargetName, { maxItems: 100 })),
+    /** The run fails when main has been silent this long on every running execution. Default: the server's (30 s). */
+    mainTimeoutMs: Type.Optional(Type.Integer({ minimum: RUN_LIMITS.mainTimeoutMs.min, maximum: RUN_LIMITS.mainTimeoutMs.max })),
+    /** The run fails this long after it was created. Default: the server's (3 h). */
+    runTimeoutMs: Type.Optional(Type.Integer({ minimum: RUN_LIMITS.runTimeoutMs.min, maximum: RUN_LIMITS.runTimeoutMs.max })),
+    /** One attempt of a task fails this long after its lease began. Default: the server's (1 h). */
+    taskTimeoutMs: Type.Optional(Type.Integer({ minimum: RUN_LIMITS.taskTimeoutMs.min, maximum: RUN_LIMITS.taskTimeoutMs.max })),
   },
   Strict,
 );
@@ -108,6 +131,13 @@ export const RunView = Type.Object({
   completedAt: Type.Union([Type.Integer(), Type.Null()]),
   expectedAgents: Type.Integer(),
   stopAgentsOnFailure: Type.Boolean(),
+  /** Why the run ended, when it was ended by a time-out, main going silent, or stop-all-agents' reason. */
+  reason: Type.Union([Type.String(), Type.Null()]),
+  retries: Type.Integer(),
+  stopAgentsAfter: Type.Array(Type.String()),
+  mainTimeoutMs: Type.Integer(),
+  runTimeoutMs: Type.Integer(),
+  taskTimeoutMs: Type.Integer(),
   agents: Type.Array(AgentView),
   executions: Type.Array(
     Type.Object({ executionId: OpaqueId, command: Type.String(), status: Type.String() }),
@@ -150,6 +180,14 @@ export const CreateExecutionRequest = Type.Object(
 );
 export type CreateExecutionRequest = Static<typeof CreateExecutionRequest>;
 
+/** An attempt that failed and was retried: where, how, and the artifact key of its result. */
+export const FailedAttempt = Type.Object({
+  agent: Type.String(),
+  exitCode: Type.Union([Type.Integer(), Type.Null()]),
+  log: Type.Union([Hash, Type.Null()]),
+});
+export type FailedAttempt = Static<typeof FailedAttempt>;
+
 export const TaskView = Type.Object({
   id: TaskId,
   project: Type.String(),
@@ -160,12 +198,17 @@ export const TaskView = Type.Object({
   hash: Type.Union([Hash, Type.Null()]),
   agent: Type.Union([Type.String(), Type.Null()]),
   exitCode: Type.Union([Type.Integer(), Type.Null()]),
+  /** Attempts before the current (or last) one: lost agents and retried failures. The attempt number is attempts + 1. */
   attempts: Type.Integer(),
   durationMs: Type.Union([Type.Integer(), Type.Null()]),
   /** Why a task failed without a result of its own (agent lost, dependency failed…). */
   message: Type.Union([Type.String(), Type.Null()]),
   /** The artifact key of a failed attempt's result (outputs + log), never the task's hash. */
   log: Type.Union([Hash, Type.Null()]),
+  /** How many failed attempts (exit code not 0) were retried before the current one (`retries` of the run). */
+  retried: Type.Optional(Type.Integer()),
+  /** Those retried attempts, oldest first; present when `retried` > 0. */
+  failedAttempts: Type.Optional(Type.Array(FailedAttempt)),
 });
 export type TaskView = Static<typeof TaskView>;
 
@@ -228,6 +271,8 @@ export const LeasedTask = Type.Object({
   hash: Type.Union([Hash, Type.Null()]),
   attempt: Type.Integer(),
   leaseMs: Ms,
+  /** This attempt fails this long after the lease began (heartbeats do not extend it): the agent may stop the task itself. */
+  timeoutMs: Ms,
 });
 export type LeasedTask = Static<typeof LeasedTask>;
 
@@ -258,7 +303,10 @@ export const CompleteLeaseRequest = Type.Object(
 export type CompleteLeaseRequest = Static<typeof CompleteLeaseRequest>;
 
 export const CompleteLeaseResponse = Type.Object({
-  /** False when the lease had already expired and another attempt owns the task. */
+  /**
+   * False when the coordinator had already taken the task back (lease expired, task
+   * timed out, run ended): the result is recorded as late and changes nothing.
+   */
   accepted: Type.Boolean(),
   taskStatus: Type.Union(TASK_STATUSES.map((s) => Type.Literal(s))),
 });

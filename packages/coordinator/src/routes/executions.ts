@@ -10,7 +10,7 @@ import {
   WatchExecutionQuery,
   type ExecutionView,
 } from '@fleet/protocol';
-import { expireOverdue } from '../leasing';
+import { enforceRun } from '../leasing';
 import { requestSignal, stopwatch } from '../long-poll';
 import { planExecution } from '../planning';
 import { executionKey } from '../wakeups';
@@ -44,12 +44,15 @@ export function registerExecutionRoutes(app: FastifyInstance, ctx: RouteContext)
       const elapsed = stopwatch();
       const signal = requestSignal(reply, ctx.shutdown);
       for (;;) {
+        // a watch is main's contact too: it counts before the time-outs are applied
+        if (!(await state.heartbeatExecution(executionId, clock.now()))) throw notFound(executionId);
         const ref = await state.getExecutionRef(executionId);
         if (ref === null) throw notFound(executionId);
-        await expireOverdue(ctx.deps, ctx.wakeups, ref.runId);
+        await enforceRun(ctx.deps, ctx.wakeups, ref.runId);
         const current = await state.getExecutionRef(executionId);
         const left = waitMs - elapsed();
         if ((current?.version ?? 0) > since || left <= 0 || signal.aborted) {
+          await state.heartbeatExecution(executionId, clock.now());
           const view = await state.getExecution(executionId, clock.now());
           if (view === null) throw notFound(executionId);
           return view;
@@ -67,6 +70,7 @@ export function registerExecutionRoutes(app: FastifyInstance, ctx: RouteContext)
     async (request, reply) => {
       const { executionId } = request.params;
       const outcome = await state.reportHash(executionId, request.body.taskId, request.body.hash);
+      if (outcome !== 'unknown_execution') await state.heartbeatExecution(executionId, clock.now());
       switch (outcome) {
         case 'unknown_execution':
           throw notFound(executionId);

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { NotFoundError } from '@fleet/core';
+import { DEFAULT_RETRIES, NotFoundError } from '@fleet/core';
 import {
   CompleteRunRequest,
   CreateRunRequest,
@@ -10,7 +10,7 @@ import {
   type LeaseResponse,
   type RunView,
 } from '@fleet/protocol';
-import { leaseLoop } from '../leasing';
+import { enforceRun, leaseLoop } from '../leasing';
 import { requestSignal } from '../long-poll';
 import type { RouteContext } from './context';
 
@@ -18,8 +18,9 @@ const notFound = (runId: string): NotFoundError =>
   new NotFoundError(`run ${runId} not found; create it with POST /v1/runs first`);
 
 export function registerRunRoutes(app: FastifyInstance, ctx: RouteContext): void {
-  const { state, clock } = ctx.deps;
+  const { state, clock, config } = ctx.deps;
 
+  // idempotent for one run id: a repeated request returns the run as first created
   app.post<{ Body: CreateRunRequest }>(
     ROUTES.createRun.url,
     { schema: { body: CreateRunRequest } },
@@ -31,6 +32,11 @@ export function registerRunRoutes(app: FastifyInstance, ctx: RouteContext): void
           expectedAgents: body.agents ?? 0,
           stopAgentsOnFailure: body.stopAgentsOnFailure ?? false,
           branch: body.branch ?? null,
+          retries: body.retries ?? DEFAULT_RETRIES,
+          stopAgentsAfter: [...new Set(body.stopAgentsAfter ?? [])],
+          mainTimeoutMs: body.mainTimeoutMs ?? config.mainSilenceMs,
+          runTimeoutMs: body.runTimeoutMs ?? config.runTimeoutMs,
+          taskTimeoutMs: body.taskTimeoutMs ?? config.taskTimeoutMs,
         },
         clock.now(),
       );
@@ -38,6 +44,9 @@ export function registerRunRoutes(app: FastifyInstance, ctx: RouteContext): void
   );
 
   app.get<{ Params: RunParams }>(ROUTES.getRun.url, { schema: { params: RunParams } }, async (request) => {
+    if ((await state.getRun(request.params.runId, clock.now())) !== null) {
+      await enforceRun(ctx.deps, ctx.wakeups, request.params.runId);
+    }
     const view = await state.getRun(request.params.runId, clock.now());
     if (view === null) throw notFound(request.params.runId);
     return view;
@@ -48,6 +57,8 @@ export function registerRunRoutes(app: FastifyInstance, ctx: RouteContext): void
     { schema: { params: RunParams, body: CompleteRunRequest } },
     async (request): Promise<RunView> => {
       const { runId } = request.params;
+      // a time-out that is due wins over the completion (the run then reports failed)
+      if ((await state.getRun(runId, clock.now())) !== null) await enforceRun(ctx.deps, ctx.wakeups, runId);
       const result = await state.completeRun(runId, request.body.reason ?? null, clock.now());
       if (result === null) throw notFound(runId);
       for (const executionId of result.changes.executionIds) ctx.wakeups.wakeExecution(executionId);

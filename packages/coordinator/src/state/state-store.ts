@@ -2,7 +2,7 @@
  * The coordinator's state port. Async so that a networked backend (Postgres) can
  * implement it; every method that changes more than one row is one transaction.
  */
-import type { DurationRecord, InitialStatus } from '@fleet/core';
+import type { DurationRecord, InitialStatus, RunExitFacts, RunTimes } from '@fleet/core';
 import type { ExecutionView, FinishExecutionRequest, LeasedTask, RunView, TaskStatus } from '@fleet/protocol';
 
 export interface NewRun {
@@ -10,6 +10,17 @@ export interface NewRun {
   readonly expectedAgents: number;
   readonly stopAgentsOnFailure: boolean;
   readonly branch: string | null;
+  /** Failed attempts put back per task. */
+  readonly retries: number;
+  readonly stopAgentsAfter: readonly string[];
+  readonly mainTimeoutMs: number;
+  readonly runTimeoutMs: number;
+  readonly taskTimeoutMs: number;
+}
+
+/** An open run's timestamps and limits, for core's firedDeadlines. */
+export interface OpenRunTimes extends RunTimes {
+  readonly runId: string;
 }
 
 /** A successful result recorded for a hash (the artifact key). */
@@ -96,7 +107,18 @@ export interface StateStore {
   /** Registers (or re-registers) an agent; null if the run is unknown. */
   joinRun(runId: string, agentName: string, parallel: number, now: number): Promise<RunView | null>;
   markAgentSeen(runId: string, agentName: string, now: number, exited: boolean): Promise<void>;
-  countFailedTasks(runId: string): Promise<number>;
+  /** What decides whether an agent should exit; null if the run is unknown. */
+  runExitFacts(runId: string): Promise<RunExitFacts | null>;
+  /** Ids of the runs that are still open. */
+  listOpenRuns(): Promise<string[]>;
+  /** Timestamps and limits of an open run; null when it is unknown or not open. */
+  runTimes(runId: string): Promise<OpenRunTimes | null>;
+  /**
+   * Ends an open run as failed with `reason`: its running executions fail and what they
+   * had not finished (leased tasks included) is cancelled with the reason as message.
+   * Null when the run is unknown or no longer open.
+   */
+  failRun(runId: string, reason: string, now: number): Promise<ChangeSet | null>;
 
   /** Idempotent by executionId: an existing execution is returned unchanged. */
   insertExecution(runId: string, execution: NewExecution, now: number): Promise<{ view: ExecutionView; created: boolean }>;
@@ -105,6 +127,7 @@ export interface StateStore {
   findSuccessfulResults(hashes: readonly string[]): Promise<Map<string, CachedResult>>;
   loadDurationHistory(targets: readonly string[], limit: number): Promise<DurationRecord[]>;
   reportHash(executionId: string, taskId: string, hash: string): Promise<ReportHashOutcome>;
+  /** Main's contact with a running execution (heartbeat, watch, hash report): moves its last_seen_at. */
   heartbeatExecution(executionId: string, now: number): Promise<boolean>;
   finishExecution(
     executionId: string,
@@ -112,10 +135,22 @@ export interface StateStore {
     now: number,
   ): Promise<ExecutionView | null>;
 
-  /** Expires overdue leases of the run; returns the executions that changed. */
-  expireLeases(runId: string, now: number, maxAttempts: number): Promise<string[]>;
+  /**
+   * Expires overdue leases of the run: each task goes back to ready, or fails once it
+   * was lost more than `leaseRetries` times. Returns the executions that changed.
+   */
+  expireLeases(runId: string, now: number, leaseRetries: number): Promise<string[]>;
+  /**
+   * Fails the task of a still-current lease (its time-out fired) with `message`; its
+   * dependants are skipped. Null when the lease is no longer its task's current one.
+   */
+  timeOutLease(leaseId: string, message: string, now: number): Promise<ExecutionRef | null>;
   nextLeaseExpiry(runId: string): Promise<number | null>;
-  /** Leases the run's highest-priority ready task, atomically; null when none is ready. */
+  /**
+   * Leases the run's highest-priority ready task, atomically; null when none is ready.
+   * A task this agent already failed is skipped while another connected agent that has
+   * not failed it is in the run.
+   */
   leaseNext(runId: string, agentName: string, leaseId: string, now: number, leaseMs: number): Promise<LeasedTask | null>;
   heartbeatLease(leaseId: string, agentName: string, now: number, leaseMs: number): Promise<HeartbeatLeaseOutcome>;
   completeLease(leaseId: string, completion: LeaseCompletion, now: number): Promise<CompleteLeaseOutcome>;

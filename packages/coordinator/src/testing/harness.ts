@@ -4,8 +4,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { createFakeClock, createSequentialIds, type FakeClock } from '@fleet/core';
+import {
+  createFakeClock,
+  createSequentialIds,
+  DEFAULT_LEASE_RETRIES,
+  DEFAULT_MAIN_SILENCE_MS,
+  DEFAULT_RUN_TIMEOUT_MS,
+  DEFAULT_TASK_TIMEOUT_MS,
+  type FakeClock,
+} from '@fleet/core';
 import { createApp } from '../app';
+import { DEFAULT_SWEEP_INTERVAL_MS } from '../config';
+import type { Ticker } from '../sweeper';
 import { FsBlobStore } from '../blobs/fs/fs-blob-store';
 import type { Reporter } from '../reporter';
 import { SqliteStateStore } from '../state/sqlite/sqlite-state-store';
@@ -16,6 +26,8 @@ export const TEST_TOKEN = 'test-token-123';
 export interface Harness {
   readonly app: FastifyInstance;
   readonly clock: FakeClock;
+  /** The sweeper's timer: `await h.ticker.tick()` runs one pass. */
+  readonly ticker: ManualTicker;
   readonly dir: string;
   readonly url: string;
   readonly reported: { level: string; message: string }[];
@@ -29,7 +41,44 @@ export interface Harness {
 export interface HarnessOptions {
   leaseMs?: number;
   maxArtifactBytes?: number;
-  maxAttempts?: number;
+  leaseRetries?: number;
+  mainSilenceMs?: number;
+  runTimeoutMs?: number;
+  taskTimeoutMs?: number;
+}
+
+/** A ticker driven by the test: `tick()` runs what the server scheduled (one sweeper pass) and waits for it. */
+export interface ManualTicker extends Ticker {
+  tick(): Promise<void>;
+  readonly running: boolean;
+  readonly intervalMs: number | null;
+}
+
+export function createManualTicker(): ManualTicker {
+  let scheduled: (() => Promise<void>) | null = null;
+  let intervalMs: number | null = null;
+  let stopped = false;
+  return {
+    every(ms, fn) {
+      scheduled = fn;
+      intervalMs = ms;
+      return {
+        stop: () => {
+          stopped = true;
+        },
+      };
+    },
+    async tick(): Promise<void> {
+      if (scheduled === null || stopped) throw new Error('nothing is scheduled on the ticker');
+      await scheduled();
+    },
+    get running(): boolean {
+      return scheduled !== null && !stopped;
+    },
+    get intervalMs(): number | null {
+      return intervalMs;
+    },
+  };
 }
 
 export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -37,6 +86,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   const state = new SqliteStateStore(join(dir, 'state.sqlite'));
   const blobs = new FsBlobStore(join(dir, 'blobs'));
   const clock = createFakeClock();
+  const ticker = createManualTicker();
   const reported: { level: string; message: string }[] = [];
   const reporter: Reporter = {
     info: (message) => reported.push({ level: 'info', message }),
@@ -49,11 +99,16 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     clock,
     ids: createSequentialIds('lease'),
     reporter,
+    ticker,
     config: {
       token: TEST_TOKEN,
       leaseMs: options.leaseMs ?? 10_000,
       maxArtifactBytes: options.maxArtifactBytes ?? 1024 * 1024,
-      maxAttempts: options.maxAttempts ?? 3,
+      leaseRetries: options.leaseRetries ?? DEFAULT_LEASE_RETRIES,
+      mainSilenceMs: options.mainSilenceMs ?? DEFAULT_MAIN_SILENCE_MS,
+      runTimeoutMs: options.runTimeoutMs ?? DEFAULT_RUN_TIMEOUT_MS,
+      taskTimeoutMs: options.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS,
+      sweepIntervalMs: DEFAULT_SWEEP_INTERVAL_MS,
     },
   });
   // app.inject cannot run under jest here (light-my-request needs the ESM-only cookie@2),
@@ -63,6 +118,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   return {
     app,
     clock,
+    ticker,
     dir,
     url,
     reported,

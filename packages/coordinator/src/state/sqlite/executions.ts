@@ -1,14 +1,24 @@
 import type { DurationRecord } from '@fleet/core';
-import type { ExecutionView, FinishExecutionRequest } from '@fleet/protocol';
+import type { ExecutionView, FailedAttempt, FinishExecutionRequest } from '@fleet/protocol';
 import type { CachedResult, ExecutionRef, NewExecution, ReportHashOutcome } from '../state-store';
 import { endExecution, settleExecution } from './graph';
 import { asExecutionStatus, toTaskView } from './rows';
-import { AGENT_CONNECTED_MS, type ExecutionRow, type Sql, type TaskRow } from './sql';
+import { AGENT_CONNECTED_MS, type ExecutionRow, type LeaseRow, type Sql, type TaskRow } from './sql';
 
 export function readExecutionView(sql: Sql, executionId: string, now: number): ExecutionView | null {
   const execution = sql.get<ExecutionRow>('SELECT * FROM executions WHERE execution_id = ?', executionId);
   if (execution === undefined) return null;
   const tasks = sql.all<TaskRow>('SELECT * FROM tasks WHERE exec_seq = ? ORDER BY ord', execution.seq);
+  const failedAttempts = new Map<string, FailedAttempt[]>();
+  const retried = sql.all<Pick<LeaseRow, 'task_id' | 'agent' | 'exit_code' | 'log'>>(
+    "SELECT task_id, agent, exit_code, log FROM leases WHERE exec_seq = ? AND outcome = 'retried' ORDER BY created_at, rowid",
+    execution.seq,
+  );
+  for (const attempt of retried) {
+    const list = failedAttempts.get(attempt.task_id) ?? [];
+    list.push({ agent: attempt.agent, exitCode: attempt.exit_code, log: attempt.log });
+    failedAttempts.set(attempt.task_id, list);
+  }
   const agents = sql.get<{ n: number }>(
     'SELECT COUNT(*) AS n FROM agents WHERE run_id = ? AND exited = 0 AND last_seen_at >= ?',
     execution.run_id,
@@ -20,7 +30,11 @@ export function readExecutionView(sql: Sql, executionId: string, now: number): E
     command: execution.command,
     status: asExecutionStatus(execution.status),
     version: execution.version,
-    tasks: tasks.map(toTaskView),
+    tasks: tasks.map((row) => {
+      const view = toTaskView(row);
+      const attempts = failedAttempts.get(row.task_id);
+      return attempts === undefined ? view : { ...view, failedAttempts: attempts };
+    }),
     agentsConnected: agents?.n ?? 0,
   };
 }
@@ -53,7 +67,8 @@ function plannedView(sql: Sql, runId: string, seq: number, execution: NewExecuti
         attempts: 0,
         durationMs: cached?.durationMs ?? null,
         message: null,
-      log: null,
+        log: null,
+        retried: 0,
       };
     }),
     agentsConnected: agents?.n ?? 0,
@@ -167,7 +182,7 @@ export function finishExecution(
     const execution = sql.get<ExecutionRow>('SELECT * FROM executions WHERE execution_id = ?', executionId);
     if (execution === undefined) return null;
     if (asExecutionStatus(execution.status) === 'running') {
-      endExecution(sql, execution.seq, status, `execution finished (${status}) before the task ran`);
+      endExecution(sql, execution.seq, status, `execution finished (${status}) before the task ran`, now);
     }
     sql.run('UPDATE executions SET last_seen_at = ? WHERE seq = ?', now, execution.seq);
     return readExecutionView(sql, executionId, now);

@@ -2,7 +2,7 @@
 import { executionOutcome, readyAfterSuccess, skippedAfterFailure, type TaskNode } from '@fleet/core';
 import type { ExecutionStatus } from '@fleet/protocol';
 import { asExecutionStatus, asTaskStatus, parseDeps } from './rows';
-import type { Sql, TaskRow } from './sql';
+import type { LeaseOutcome, Sql, TaskRow } from './sql';
 
 export const UNFINISHED = "('pending', 'ready', 'leased')";
 
@@ -76,8 +76,32 @@ export function skipDependants(sql: Sql, seq: number, failedId: string): void {
   }
 }
 
-/** Ends an execution with `status`, cancelling what had not finished. */
-export function endExecution(sql: Sql, seq: number, status: Exclude<ExecutionStatus, 'running'>, why: string): void {
+/** Records how a task's current lease ended (before the task lets go of it). */
+export function endCurrentLease(sql: Sql, seq: number, taskId: string, outcome: LeaseOutcome, now: number): void {
+  sql.run(
+    `UPDATE leases SET outcome = ?, ended_at = ?
+     WHERE lease_id = (SELECT lease_id FROM tasks WHERE exec_seq = ? AND task_id = ?) AND outcome IS NULL`,
+    outcome,
+    now,
+    seq,
+    taskId,
+  );
+}
+
+/** Ends an execution with `status`, cancelling what had not finished (the leases of running tasks too). */
+export function endExecution(
+  sql: Sql,
+  seq: number,
+  status: Exclude<ExecutionStatus, 'running'>,
+  why: string,
+  now: number,
+): void {
+  sql.run(
+    `UPDATE leases SET outcome = 'cancelled', ended_at = ?
+     WHERE outcome IS NULL AND lease_id IN (SELECT lease_id FROM tasks WHERE exec_seq = ? AND status = 'leased')`,
+    now,
+    seq,
+  );
   sql.run(
     `UPDATE tasks SET status = 'cancelled', lease_id = NULL, lease_expires_at = NULL, message = ?
      WHERE exec_seq = ? AND status IN ${UNFINISHED}`,

@@ -37,5 +37,6 @@ export function toTaskView(row: TaskRow): TaskView {
     durationMs: row.duration_ms,
     message: row.message,
     log: row.log ?? null,
+    retried: row.retried,
   };
 }

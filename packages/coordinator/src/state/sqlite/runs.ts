@@ -1,8 +1,13 @@
+import type { RunExitFacts } from '@fleet/core';
 import type { AgentView, RunView } from '@fleet/protocol';
-import type { ChangeSet, NewRun } from '../state-store';
+import type { ChangeSet, NewRun, OpenRunTimes } from '../state-store';
 import { endExecution, settleExecution, UNFINISHED } from './graph';
 import { asExecutionStatus, asRunStatus } from './rows';
 import type { AgentRow, ExecutionRow, RunRow, Sql } from './sql';
+
+function stopAgentsAfter(run: Pick<RunRow, 'stop_agents_after'>): string[] {
+  return JSON.parse(run.stop_agents_after) as string[];
+}
 
 export function readRunView(sql: Sql, runId: string): RunView | null {
   const run = sql.get<RunRow>('SELECT * FROM runs WHERE run_id = ?', runId);
@@ -20,6 +25,12 @@ export function readRunView(sql: Sql, runId: string): RunView | null {
     completedAt: run.completed_at,
     expectedAgents: run.expected_agents,
     stopAgentsOnFailure: run.stop_agents_on_failure === 1,
+    reason: run.reason,
+    retries: run.retries,
+    stopAgentsAfter: stopAgentsAfter(run),
+    mainTimeoutMs: run.main_timeout_ms,
+    runTimeoutMs: run.run_timeout_ms,
+    taskTimeoutMs: run.task_timeout_ms,
     agents: agents.map(
       (a): AgentView => ({
         name: a.name,
@@ -42,13 +53,19 @@ export function readRunView(sql: Sql, runId: string): RunView | null {
 export function createRun(sql: Sql, run: NewRun, now: number): RunView {
   return sql.tx(() => {
     sql.run(
-      `INSERT INTO runs (run_id, status, created_at, completed_at, expected_agents, stop_agents_on_failure, branch)
-       VALUES (?, 'open', ?, NULL, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING`,
+      `INSERT INTO runs (run_id, status, created_at, completed_at, expected_agents, stop_agents_on_failure, branch,
+         retries, stop_agents_after, main_timeout_ms, run_timeout_ms, task_timeout_ms)
+       VALUES (?, 'open', ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING`,
       run.runId,
       now,
       run.expectedAgents,
       run.stopAgentsOnFailure ? 1 : 0,
       run.branch,
+      run.retries,
+      JSON.stringify(run.stopAgentsAfter),
+      run.mainTimeoutMs,
+      run.runTimeoutMs,
+      run.taskTimeoutMs,
     );
     return readRunView(sql, run.runId) as RunView;
   });
@@ -83,7 +100,13 @@ export function completeRun(
           "SELECT COUNT(*) AS n FROM tasks WHERE exec_seq = ? AND status IN ('failed', 'skipped')",
           execution.seq,
         );
-        endExecution(sql, execution.seq, (failed?.n ?? 0) > 0 ? 'failed' : 'cancelled', 'run completed before the task ran');
+        endExecution(
+          sql,
+          execution.seq,
+          (failed?.n ?? 0) > 0 ? 'failed' : 'cancelled',
+          'run completed before the task ran',
+          now,
+        );
       }
       const anyFailed = sql.get<{ n: number }>(
         "SELECT COUNT(*) AS n FROM executions WHERE run_id = ? AND status = 'failed'",
@@ -130,4 +153,62 @@ export function markAgentSeen(sql: Sql, runId: string, name: string, now: number
     upsertAgent(sql, runId, name, null, now);
     if (exited) sql.run('UPDATE agents SET exited = 1 WHERE run_id = ? AND name = ?', runId, name);
   });
+}
+
+export function failRun(sql: Sql, runId: string, reason: string, now: number): ChangeSet | null {
+  return sql.tx(() => {
+    const run = sql.get<RunRow>('SELECT * FROM runs WHERE run_id = ?', runId);
+    if (run === undefined || asRunStatus(run.status) !== 'open') return null;
+    const running = sql.all<ExecutionRow>("SELECT * FROM executions WHERE run_id = ? AND status = 'running'", runId);
+    for (const execution of running) endExecution(sql, execution.seq, 'failed', `not finished: ${reason}`, now);
+    sql.run("UPDATE runs SET status = 'failed', completed_at = ?, reason = ? WHERE run_id = ?", now, reason, runId);
+    return { runIds: [runId], executionIds: running.map((e) => e.execution_id) };
+  });
+}
+
+export function listOpenRuns(sql: Sql): string[] {
+  return sql.all<{ run_id: string }>("SELECT run_id FROM runs WHERE status = 'open' ORDER BY created_at").map((r) => r.run_id);
+}
+
+export function runTimes(sql: Sql, runId: string): OpenRunTimes | null {
+  const run = sql.get<RunRow>('SELECT * FROM runs WHERE run_id = ?', runId);
+  if (run === undefined || asRunStatus(run.status) !== 'open') return null;
+  const runningExecutions = sql
+    .all<ExecutionRow>("SELECT execution_id, last_seen_at FROM executions WHERE run_id = ? AND status = 'running'", runId)
+    .map((e) => ({ executionId: e.execution_id, lastSeenAt: e.last_seen_at }));
+  const leasedTasks = sql
+    .all<{ lease_id: string; execution_id: string; task_id: string; agent: string; created_at: number }>(
+      `SELECT l.lease_id, e.execution_id, t.task_id, l.agent, l.created_at
+       FROM tasks t JOIN leases l ON l.lease_id = t.lease_id JOIN executions e ON e.seq = t.exec_seq
+       WHERE t.run_id = ? AND t.status = 'leased'`,
+      runId,
+    )
+    .map((r) => ({ leaseId: r.lease_id, executionId: r.execution_id, taskId: r.task_id, agent: r.agent, leasedAt: r.created_at }));
+  return {
+    runId,
+    createdAt: run.created_at,
+    limits: { runTimeoutMs: run.run_timeout_ms, taskTimeoutMs: run.task_timeout_ms, mainSilenceMs: run.main_timeout_ms },
+    runningExecutions,
+    leasedTasks,
+  };
+}
+
+export function runExitFacts(sql: Sql, runId: string): RunExitFacts | null {
+  const run = sql.get<RunRow>('SELECT * FROM runs WHERE run_id = ?', runId);
+  if (run === undefined) return null;
+  const count = (where: string, ...params: unknown[]): number =>
+    sql.get<{ n: number }>(`SELECT COUNT(*) AS n FROM tasks WHERE run_id = ? AND ${where}`, runId, ...params)?.n ?? 0;
+  const targets = stopAgentsAfter(run);
+  const listed = targets.length === 0 ? '' : `target IN (${targets.map(() => '?').join(', ')})`;
+  return {
+    runId,
+    status: asRunStatus(run.status),
+    reason: run.reason,
+    stopAgentsOnFailure: run.stop_agents_on_failure === 1,
+    failedTasks: count("status = 'failed'"),
+    stopAgentsAfter: targets,
+    listedTasks: targets.length === 0 ? 0 : count(listed, ...targets),
+    listedUnfinished: targets.length === 0 ? 0 : count(`${listed} AND status IN ${UNFINISHED}`, ...targets),
+    readyOrLeased: targets.length === 0 ? 0 : count("status IN ('ready', 'leased')"),
+  };
 }

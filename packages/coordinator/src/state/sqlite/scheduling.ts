@@ -1,23 +1,16 @@
-import { attemptNumber, expireLease, leaseExpiresAt } from '@fleet/core';
+import { attemptNumber, expireLease, failAttempt, leaseExpiresAt } from '@fleet/core';
 import type { LeasedTask } from '@fleet/protocol';
-import type { CompleteLeaseOutcome, HeartbeatLeaseOutcome, LeaseCompletion } from '../state-store';
-import { bumpVersion, readyDependants, settleExecution, skipDependants, stopRunOnFailure } from './graph';
+import type { CompleteLeaseOutcome, ExecutionRef, HeartbeatLeaseOutcome, LeaseCompletion } from '../state-store';
+import { bumpVersion, endCurrentLease, readyDependants, settleExecution, skipDependants, stopRunOnFailure } from './graph';
 import { asTaskStatus } from './rows';
 import { upsertAgent } from './runs';
-import type { ExecutionRow, Sql, TaskRow } from './sql';
-
-interface LeaseRow {
-  lease_id: string;
-  exec_seq: number;
-  task_id: string;
-  agent: string;
-}
+import { AGENT_CONNECTED_MS, type ExecutionRow, type LeaseRow, type RunRow, type Sql, type TaskRow } from './sql';
 
 function executionOf(sql: Sql, seq: number): ExecutionRow {
   return sql.get<ExecutionRow>('SELECT * FROM executions WHERE seq = ?', seq) as ExecutionRow;
 }
 
-export function expireLeases(sql: Sql, runId: string, now: number, maxAttempts: number): string[] {
+export function expireLeases(sql: Sql, runId: string, now: number, leaseRetries: number): string[] {
   return sql.tx(() => {
     const overdue = sql.all<TaskRow>(
       "SELECT * FROM tasks WHERE run_id = ? AND status = 'leased' AND lease_expires_at <= ?",
@@ -26,17 +19,29 @@ export function expireLeases(sql: Sql, runId: string, now: number, maxAttempts: 
     );
     const changed = new Set<number>();
     for (const task of overdue) {
-      const outcome = expireLease(task.attempts, maxAttempts);
+      endCurrentLease(sql, task.exec_seq, task.task_id, 'lost', now);
+      const lostOn = sql
+        .all<{ agent: string }>(
+          "SELECT agent FROM leases WHERE exec_seq = ? AND task_id = ? AND outcome = 'lost' ORDER BY created_at, rowid",
+          task.exec_seq,
+          task.task_id,
+        )
+        .map((l) => l.agent);
+      const outcome = expireLease(lostOn, leaseRetries);
+      // back to ready: the lost attempt counts; failed: the lost attempt was the last one
       sql.run(
-        `UPDATE tasks SET status = ?, attempts = ?, message = ?, lease_id = NULL, lease_expires_at = NULL
+        `UPDATE tasks SET status = ?, attempts = attempts + ?, message = ?, lease_id = NULL, lease_expires_at = NULL
          WHERE exec_seq = ? AND task_id = ?`,
         outcome.status,
-        outcome.attempts,
+        outcome.status === 'ready' ? 1 : 0,
         outcome.message,
         task.exec_seq,
         task.task_id,
       );
-      if (outcome.status === 'failed') skipDependants(sql, task.exec_seq, task.task_id);
+      if (outcome.status === 'failed') {
+        skipDependants(sql, task.exec_seq, task.task_id);
+        stopRunOnFailure(sql, task.run_id, task.task_id);
+      }
       changed.add(task.exec_seq);
     }
     const ids: string[] = [];
@@ -57,6 +62,10 @@ export function nextLeaseExpiry(sql: Sql, runId: string): number | null {
   return row?.t ?? null;
 }
 
+/** Start of a subquery: "a lease of task t that failed and was retried, on agent …". */
+const FAILED_BY =
+  "SELECT 1 FROM leases l WHERE l.exec_seq = t.exec_seq AND l.task_id = t.task_id AND l.outcome = 'retried' AND l";
+
 export function leaseNext(
   sql: Sql,
   runId: string,
@@ -66,14 +75,25 @@ export function leaseNext(
   leaseMs: number,
 ): LeasedTask | null {
   return sql.tx(() => {
-    // Same order as core's compareReady: b-level first, then execution and plan order.
-    const task = sql.get<TaskRow>(
-      `SELECT * FROM tasks WHERE run_id = ? AND status = 'ready'
-       ORDER BY priority DESC, exec_seq ASC, ord ASC LIMIT 1`,
-      runId,
-    );
     upsertAgent(sql, runId, agentName, null, now);
+    // Same order as core's compareReady: b-level first, then execution and plan order.
+    // A task this agent failed before (and that was retried) is left to another
+    // connected agent that has not failed it, while there is one.
+    const task = sql.get<TaskRow>(
+      `SELECT * FROM tasks t WHERE t.run_id = ? AND t.status = 'ready' AND (
+         t.retried = 0
+         OR NOT EXISTS (${FAILED_BY}.agent = ?)
+         OR NOT EXISTS (
+           SELECT 1 FROM agents a WHERE a.run_id = t.run_id AND a.name <> ? AND a.exited = 0 AND a.last_seen_at >= ?
+             AND NOT EXISTS (${FAILED_BY}.agent = a.name)))
+       ORDER BY t.priority DESC, t.exec_seq ASC, t.ord ASC LIMIT 1`,
+      runId,
+      agentName,
+      agentName,
+      now - AGENT_CONNECTED_MS,
+    );
     if (task === undefined) return null;
+    const run = sql.get<Pick<RunRow, 'task_timeout_ms'>>('SELECT task_timeout_ms FROM runs WHERE run_id = ?', runId);
     const expiresAt = leaseExpiresAt(now, leaseMs);
     sql.run(
       `UPDATE tasks SET status = 'leased', lease_id = ?, lease_expires_at = ?, agent = ?
@@ -103,6 +123,7 @@ export function leaseNext(
       hash: task.hash,
       attempt: attemptNumber(task.attempts),
       leaseMs,
+      timeoutMs: run?.task_timeout_ms ?? 0,
     };
   });
 }
@@ -138,6 +159,17 @@ export function heartbeatLease(
   });
 }
 
+/** Records a result that came after the coordinator had taken the task back; the first one is kept. */
+function recordLate(sql: Sql, leaseId: string, result: LeaseCompletion, now: number): void {
+  sql.run(
+    'UPDATE leases SET late_result_at = ?, late_exit_code = ?, late_hash = ? WHERE lease_id = ? AND late_result_at IS NULL',
+    now,
+    result.exitCode,
+    result.hash,
+    leaseId,
+  );
+}
+
 export function completeLease(sql: Sql, leaseId: string, result: LeaseCompletion, now: number): CompleteLeaseOutcome {
   return sql.tx((): CompleteLeaseOutcome => {
     const lease = sql.get<LeaseRow>('SELECT * FROM leases WHERE lease_id = ?', leaseId);
@@ -147,6 +179,8 @@ export function completeLease(sql: Sql, leaseId: string, result: LeaseCompletion
     const base = { kind: 'done', executionId: execution.execution_id, runId: execution.run_id } as const;
     const task = liveTask(sql, lease);
     if (task === null) {
+      // late: the task was re-queued, re-leased, timed out or cancelled; this result changes nothing of it
+      recordLate(sql, leaseId, result, now);
       const current = sql.get<TaskRow>(
         'SELECT status FROM tasks WHERE exec_seq = ? AND task_id = ?',
         lease.exec_seq,
@@ -154,23 +188,9 @@ export function completeLease(sql: Sql, leaseId: string, result: LeaseCompletion
       );
       return { ...base, accepted: false, taskStatus: asTaskStatus(current?.status ?? 'cancelled') };
     }
-    const status = result.exitCode === 0 ? 'succeeded' : 'failed';
     // the hash the agent's Nx computed wins: its artifact is stored under it
     const hash = result.hash ?? task.hash;
-    sql.run(
-      `UPDATE tasks SET status = ?, hash = ?, agent = ?, exit_code = ?, duration_ms = ?, message = ?, log = ?,
-         lease_id = NULL, lease_expires_at = NULL
-       WHERE exec_seq = ? AND task_id = ?`,
-      status,
-      hash,
-      result.agentName,
-      result.exitCode,
-      result.durationMs,
-      result.message,
-      status === 'failed' ? (result.log ?? null) : null,
-      task.exec_seq,
-      task.task_id,
-    );
+    const log = result.exitCode === 0 ? null : (result.log ?? null);
     sql.run(
       'INSERT INTO history (project, target, hash, duration_ms, exit_code, recorded_at) VALUES (?, ?, ?, ?, ?, ?)',
       task.project,
@@ -182,6 +202,42 @@ export function completeLease(sql: Sql, leaseId: string, result: LeaseCompletion
     );
     upsertAgent(sql, task.run_id, result.agentName, null, now);
     sql.run('UPDATE agents SET tasks_run = tasks_run + 1 WHERE run_id = ? AND name = ?', task.run_id, result.agentName);
+    const run = sql.get<Pick<RunRow, 'retries'>>('SELECT retries FROM runs WHERE run_id = ?', task.run_id);
+    const status = result.exitCode === 0 ? 'succeeded' : failAttempt(task.retried, run?.retries ?? 0).status;
+    sql.run(
+      'UPDATE leases SET outcome = ?, ended_at = ?, exit_code = ?, log = ? WHERE lease_id = ?',
+      status === 'ready' ? 'retried' : status,
+      now,
+      result.exitCode,
+      log,
+      leaseId,
+    );
+    if (status === 'ready') {
+      // a flaky retry: the failed attempt's result stays with its lease (failedAttempts in the view)
+      sql.run(
+        `UPDATE tasks SET status = 'ready', attempts = attempts + 1, retried = retried + 1, exit_code = NULL,
+           duration_ms = NULL, message = NULL, log = NULL, lease_id = NULL, lease_expires_at = NULL
+         WHERE exec_seq = ? AND task_id = ?`,
+        task.exec_seq,
+        task.task_id,
+      );
+      bumpVersion(sql, task.exec_seq);
+      return { ...base, accepted: true, taskStatus: 'ready' };
+    }
+    sql.run(
+      `UPDATE tasks SET status = ?, hash = ?, agent = ?, exit_code = ?, duration_ms = ?, message = ?, log = ?,
+         lease_id = NULL, lease_expires_at = NULL
+       WHERE exec_seq = ? AND task_id = ?`,
+      status,
+      hash,
+      result.agentName,
+      result.exitCode,
+      result.durationMs,
+      result.message,
+      log,
+      task.exec_seq,
+      task.task_id,
+    );
     if (status === 'succeeded') {
       const artifactKey = result.hash ?? hash;
       if (artifactKey !== null) {
@@ -204,5 +260,31 @@ export function completeLease(sql: Sql, leaseId: string, result: LeaseCompletion
     bumpVersion(sql, task.exec_seq);
     settleExecution(sql, task.exec_seq);
     return { ...base, accepted: true, taskStatus: status };
+  });
+}
+
+/** Fails the task of a current lease whose task time-out fired. */
+export function timeOutLease(sql: Sql, leaseId: string, message: string, now: number): ExecutionRef | null {
+  return sql.tx((): ExecutionRef | null => {
+    const lease = sql.get<LeaseRow>('SELECT * FROM leases WHERE lease_id = ?', leaseId);
+    if (lease === undefined) return null;
+    const task = liveTask(sql, lease);
+    if (task === null) return null;
+    endCurrentLease(sql, task.exec_seq, task.task_id, 'timed_out', now);
+    sql.run(
+      `UPDATE tasks SET status = 'failed', exit_code = NULL, duration_ms = ?, message = ?, log = NULL,
+         lease_id = NULL, lease_expires_at = NULL
+       WHERE exec_seq = ? AND task_id = ?`,
+      now - lease.created_at,
+      message,
+      task.exec_seq,
+      task.task_id,
+    );
+    skipDependants(sql, task.exec_seq, task.task_id);
+    stopRunOnFailure(sql, task.run_id, task.task_id);
+    bumpVersion(sql, task.exec_seq);
+    settleExecution(sql, task.exec_seq);
+    const execution = executionOf(sql, task.exec_seq);
+    return { executionId: execution.execution_id, runId: execution.run_id, version: execution.version };
   });
 }

@@ -1,8 +1,7 @@
 import Database from 'better-sqlite3';
 
-const SCHEMA_VERSION = 1;
-
-const DDL = `
+/** The schema as version 1 created it; every database starts here and is migrated up. */
+export const DDL_V1 = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
   run_id TEXT PRIMARY KEY,
@@ -99,23 +98,73 @@ CREATE TABLE IF NOT EXISTS blobs (
 );
 `;
 
-/** Opens (creating if needed) the database file in WAL mode with the schema in place. */
+function hasColumn(db: Database.Database, table: string, column: string): boolean {
+  const columns = db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[];
+  return columns.some((c) => c.name === column);
+}
+
+/** ALTER TABLE … ADD COLUMN, skipped when the column is already there (a step is safe to repeat). */
+function addColumn(db: Database.Database, table: string, column: string, definition: string): void {
+  if (!hasColumn(db, table, column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
+}
+
+/** MIGRATIONS[n] takes a database from version n + 1 to n + 2. */
+const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
+  // 2: the run model's limits and retries (docs/adr/0002-run-model.md)
+  (db) => {
+    addColumn(db, 'runs', 'retries', 'INTEGER NOT NULL DEFAULT 0');
+    addColumn(db, 'runs', 'stop_agents_after', "TEXT NOT NULL DEFAULT '[]'");
+    addColumn(db, 'runs', 'main_timeout_ms', 'INTEGER NOT NULL DEFAULT 30000');
+    addColumn(db, 'runs', 'run_timeout_ms', 'INTEGER NOT NULL DEFAULT 10800000');
+    addColumn(db, 'runs', 'task_timeout_ms', 'INTEGER NOT NULL DEFAULT 3600000');
+    // failed attempts put back by `retries`; lost attempts are attempts - retried
+    addColumn(db, 'tasks', 'retried', 'INTEGER NOT NULL DEFAULT 0');
+    // how each lease ended: succeeded | failed | lost | timed_out | cancelled
+    addColumn(db, 'leases', 'outcome', 'TEXT');
+    addColumn(db, 'leases', 'ended_at', 'INTEGER');
+    addColumn(db, 'leases', 'exit_code', 'INTEGER');
+    addColumn(db, 'leases', 'log', 'TEXT');
+    // a result that arrived after the coordinator had taken the task back
+    addColumn(db, 'leases', 'late_result_at', 'INTEGER');
+    addColumn(db, 'leases', 'late_exit_code', 'INTEGER');
+    addColumn(db, 'leases', 'late_hash', 'TEXT');
+    db.exec('CREATE INDEX IF NOT EXISTS leases_by_task ON leases (exec_seq, task_id)');
+    db.exec('CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status)');
+  },
+];
+
+/** Version 1 is DDL_V1; each later version is one step of MIGRATIONS. */
+export const SCHEMA_VERSION = 1 + MIGRATIONS.length;
+
+/**
+ * Opens (creating if needed) the database file in WAL mode with the schema in place:
+ * a new file gets version 1 and then every migration, an existing one the migrations
+ * it lacks (its version is in meta.schema_version), all in one transaction.
+ */
 export function openDatabase(file: string): Database.Database {
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');
-  db.transaction(() => {
-    db.exec(DDL);
-    const row = db.prepare('SELECT value FROM meta WHERE key = ?').get('schema_version') as
-      | { value: string }
-      | undefined;
-    if (row === undefined) {
-      db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
-    } else if (Number(row.value) > SCHEMA_VERSION) {
-      throw new Error(`database ${file} has schema version ${row.value}; this coordinator knows ${SCHEMA_VERSION}`);
-    }
-  })();
+  try {
+    db.transaction(() => {
+      db.exec(DDL_V1);
+      const row = db.prepare('SELECT value FROM meta WHERE key = ?').get('schema_version') as
+        | { value: string }
+        | undefined;
+      const version = row === undefined ? 1 : Number(row.value);
+      if (!Number.isInteger(version) || version < 1 || version > SCHEMA_VERSION) {
+        throw new Error(`database ${file} has schema version ${row?.value}; this coordinator knows 1 to ${SCHEMA_VERSION}`);
+      }
+      for (let v = version; v < SCHEMA_VERSION; v++) (MIGRATIONS[v - 1] as (db: Database.Database) => void)(db);
+      db.prepare(
+        'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      ).run('schema_version', String(SCHEMA_VERSION));
+    })();
+  } catch (error) {
+    db.close();
+    throw error;
+  }
   return db;
 }

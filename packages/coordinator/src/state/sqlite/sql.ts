@@ -42,6 +42,12 @@ export interface RunRow {
   stop_agents_on_failure: number;
   branch: string | null;
   reason: string | null;
+  retries: number;
+  /** JSON array of target names. */
+  stop_agents_after: string;
+  main_timeout_ms: number;
+  run_timeout_ms: number;
+  task_timeout_ms: number;
 }
 
 export interface AgentRow {
@@ -78,12 +84,34 @@ export interface TaskRow {
   priority: number;
   agent: string | null;
   exit_code: number | null;
+  /** Attempts before the current (or last) one: lost, retried after a failure. */
   attempts: number;
+  /** Failed attempts put back by the run's `retries`. */
+  retried: number;
   duration_ms: number | null;
   message: string | null;
   log: string | null;
   lease_id: string | null;
   lease_expires_at: number | null;
+}
+
+export const LEASE_OUTCOMES = ['succeeded', 'failed', 'retried', 'lost', 'timed_out', 'cancelled'] as const;
+/** How a lease ended; 'retried' is a failure that the run's `retries` put back to ready. */
+export type LeaseOutcome = (typeof LEASE_OUTCOMES)[number];
+
+export interface LeaseRow {
+  lease_id: string;
+  exec_seq: number;
+  task_id: string;
+  agent: string;
+  created_at: number;
+  outcome: LeaseOutcome | null;
+  ended_at: number | null;
+  exit_code: number | null;
+  log: string | null;
+  late_result_at: number | null;
+  late_exit_code: number | null;
+  late_hash: string | null;
 }
 
 /** An agent counts as connected when seen this recently and not exited. */

@@ -1,4 +1,4 @@
-import type { DurationRecord } from '@fleet/core';
+import type { DurationRecord, RunExitFacts } from '@fleet/core';
 import type { ExecutionView, FinishExecutionRequest, LeasedTask, RunView } from '@fleet/protocol';
 import type {
   BlobRecord,
@@ -10,6 +10,7 @@ import type {
   LeaseCompletion,
   NewExecution,
   NewRun,
+  OpenRunTimes,
   ReportHashOutcome,
   StateStore,
 } from '../state-store';
@@ -51,11 +52,17 @@ export class SqliteStateStore implements StateStore {
   markAgentSeen(runId: string, agentName: string, now: number, exited: boolean): Promise<void> {
     return this.call((sql) => runs.markAgentSeen(sql, runId, agentName, now, exited));
   }
-  countFailedTasks(runId: string): Promise<number> {
-    return this.call(
-      (sql) =>
-        sql.get<{ n: number }>("SELECT COUNT(*) AS n FROM tasks WHERE run_id = ? AND status = 'failed'", runId)?.n ?? 0,
-    );
+  runExitFacts(runId: string): Promise<RunExitFacts | null> {
+    return this.call((sql) => runs.runExitFacts(sql, runId));
+  }
+  listOpenRuns(): Promise<string[]> {
+    return this.call((sql) => runs.listOpenRuns(sql));
+  }
+  runTimes(runId: string): Promise<OpenRunTimes | null> {
+    return this.call((sql) => runs.runTimes(sql, runId));
+  }
+  failRun(runId: string, reason: string, now: number): Promise<ChangeSet | null> {
+    return this.call((sql) => runs.failRun(sql, runId, reason, now));
   }
 
   insertExecution(runId: string, execution: NewExecution, now: number): Promise<{ view: ExecutionView; created: boolean }> {
@@ -83,8 +90,11 @@ export class SqliteStateStore implements StateStore {
     return this.call((sql) => executions.finishExecution(sql, executionId, status, now));
   }
 
-  expireLeases(runId: string, now: number, maxAttempts: number): Promise<string[]> {
-    return this.call((sql) => scheduling.expireLeases(sql, runId, now, maxAttempts));
+  expireLeases(runId: string, now: number, leaseRetries: number): Promise<string[]> {
+    return this.call((sql) => scheduling.expireLeases(sql, runId, now, leaseRetries));
+  }
+  timeOutLease(leaseId: string, message: string, now: number): Promise<ExecutionRef | null> {
+    return this.call((sql) => scheduling.timeOutLease(sql, leaseId, message, now));
   }
   nextLeaseExpiry(runId: string): Promise<number | null> {
     return this.call((sql) => scheduling.nextLeaseExpiry(sql, runId));

@@ -1,0 +1,54 @@
+import type { AppDeps } from './app-deps';
+import { enforceRun } from './leasing';
+import type { Wakeups } from './wakeups';
+
+/** Calls `fn` every `ms`; the server's is an unref'd setInterval, tests drive a manual one. */
+export interface Ticker {
+  every(ms: number, fn: () => Promise<void>): { stop(): void };
+}
+
+export const intervalTicker: Ticker = {
+  every(ms, fn) {
+    const timer = setInterval(() => void fn(), ms);
+    timer.unref();
+    return { stop: () => clearInterval(timer) };
+  },
+};
+
+export interface Sweeper {
+  /** One pass over every open run (what each tick does); resolves when it is done. */
+  sweep(): Promise<void>;
+  /** Stops the ticks and waits for a pass in progress. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Applies lease expiry and the run model's time-outs to every open run on a timer, so
+ * that they fire although no agent or main asks (a run whose agents and main are all
+ * gone still ends). A pass never overlaps the previous one.
+ */
+export function startSweeper(deps: AppDeps, wakeups: Wakeups): Sweeper {
+  let current: Promise<void> | null = null;
+  const pass = async (): Promise<void> => {
+    for (const runId of await deps.state.listOpenRuns()) {
+      await enforceRun(deps, wakeups, runId);
+    }
+  };
+  const sweep = (): Promise<void> => {
+    current ??= pass()
+      .catch((error: unknown) => deps.reporter.error('sweeper pass failed', { error: String(error) }))
+      .finally(() => {
+        current = null;
+      });
+    return current;
+  };
+  const interval = deps.config.sweepIntervalMs;
+  const ticks = interval > 0 ? (deps.ticker ?? intervalTicker).every(interval, sweep) : null;
+  return {
+    sweep,
+    async stop(): Promise<void> {
+      ticks?.stop();
+      await current;
+    },
+  };
+}
