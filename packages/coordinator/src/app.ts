@@ -26,8 +26,8 @@ export function createApp(deps: AppDeps): FastifyInstance {
     },
   });
   const shutdown = new AbortController();
-  const ctx: RouteContext = { deps, wakeups: new Wakeups(), shutdown: shutdown.signal };
-  const sweeper = startSweeper(deps, ctx.wakeups);
+  const ctx: RouteContext = { deps, wakeups: new Wakeups(), shutdown: shutdown.signal, startedAt: deps.clock.now() };
+  const sweeper = startSweeper(ctx);
   app.setValidatorCompiler(validatorCompiler);
   registerErrorHandling(app, deps.reporter);
   registerAuth(app, deps.config.token);

@@ -7,6 +7,14 @@ import { runKey, type Wakeups } from './wakeups';
 /** How soon an agent told to wait should ask again. */
 export const RETRY_IN_MS = 500;
 
+/** What applying the run model needs: the deps, the wake-ups, and when this server started. */
+export interface RunModelContext {
+  readonly deps: AppDeps;
+  readonly wakeups: Wakeups;
+  /** The injected clock's time when the app was created: main's silence counts from then at the earliest. */
+  readonly startedAt: number;
+}
+
 /**
  * Applies what is due in a run at the injected clock's now: overdue leases expire
  * (re-queued, or failed past leaseRetries), then the run model's time-outs (core's
@@ -14,10 +22,12 @@ export const RETRY_IN_MS = 500;
  * fails its task. Wakes the watchers of whatever changed. Called by the sweeper and
  * by the long-polls before they answer.
  */
-export async function enforceRun(deps: AppDeps, wakeups: Wakeups, runId: string): Promise<void> {
+export async function enforceRun(ctx: RunModelContext, runId: string): Promise<void> {
+  const { deps, wakeups } = ctx;
   const { state, clock, config, reporter } = deps;
   const changed = new Set(await state.expireLeases(runId, clock.now(), config.leaseRetries));
-  const times = await state.runTimes(runId);
+  const stored = await state.runTimes(runId);
+  const times = stored === null ? null : { ...stored, listeningSince: ctx.startedAt };
   let runChanged = changed.size > 0;
   if (times !== null) {
     for (const fired of firedDeadlines(clock.now(), times)) {
@@ -53,16 +63,16 @@ async function exitReason(deps: AppDeps, runId: string): Promise<string | null> 
  * sweeper) and try again.
  */
 export async function leaseLoop(
-  deps: AppDeps,
-  wakeups: Wakeups,
+  ctx: RunModelContext,
   runId: string,
   request: LeaseRequest,
   signal: AbortSignal,
 ): Promise<LeaseResponse> {
+  const { deps, wakeups } = ctx;
   const elapsed = stopwatch();
   const waitMs = request.waitMs ?? 0;
   for (;;) {
-    await enforceRun(deps, wakeups, runId);
+    await enforceRun(ctx, runId);
     const reason = await exitReason(deps, runId);
     if (reason !== null) {
       await deps.state.markAgentSeen(runId, request.agentName, deps.clock.now(), true);

@@ -185,6 +185,20 @@ describe('main job lost', () => {
     expect(await lease()).toEqual({ action: 'exit', reason: 'run r1 failed: main job silent for 2 min' });
   });
 
+  it('a coordinator restart is not main\'s silence: it counts from the restart', async () => {
+    await start({ leaseMs: 3_600_000 });
+    h.clock.advance(10_000);
+    h = await h.restart(600_000);
+    await h.ticker.tick();
+    expect((await run()).status).toBe('open');
+    h.clock.advance(29_999);
+    await h.ticker.tick();
+    expect((await run()).status).toBe('open');
+    h.clock.advance(1);
+    await h.ticker.tick();
+    expect(await run()).toMatchObject({ status: 'failed', reason: 'main job silent for 30 s' });
+  });
+
   it('the server default applies to runs that set none', async () => {
     await start({ mainSilenceMs: 60_000 });
     expect((await run()).mainTimeoutMs).toBe(60_000);

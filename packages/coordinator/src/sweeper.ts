@@ -1,6 +1,4 @@
-import type { AppDeps } from './app-deps';
-import { enforceRun } from './leasing';
-import type { Wakeups } from './wakeups';
+import { enforceRun, type RunModelContext } from './leasing';
 
 /** Calls `fn` every `ms`; the server's is an unref'd setInterval, tests drive a manual one. */
 export interface Ticker {
@@ -27,11 +25,12 @@ export interface Sweeper {
  * that they fire although no agent or main asks (a run whose agents and main are all
  * gone still ends). A pass never overlaps the previous one.
  */
-export function startSweeper(deps: AppDeps, wakeups: Wakeups): Sweeper {
+export function startSweeper(ctx: RunModelContext): Sweeper {
+  const { deps } = ctx;
   let current: Promise<void> | null = null;
   const pass = async (): Promise<void> => {
     for (const runId of await deps.state.listOpenRuns()) {
-      await enforceRun(deps, wakeups, runId);
+      await enforceRun(ctx, runId);
     }
   };
   const sweep = (): Promise<void> => {

@@ -99,6 +99,19 @@ describe('main job silent', () => {
     expect(firedDeadlines(clock.now(), times)).toEqual([]);
   });
 
+  it('counts silence from when the coordinator began listening, at the earliest (a restart is not main\'s silence)', () => {
+    const clock = createFakeClock(T0);
+    const times = run(clock, { runningExecutions: [{ executionId: 'e1', lastSeenAt: T0 }] });
+    clock.advance(600_000);
+    const restarted = { ...times, listeningSince: clock.now() };
+    expect(firedDeadlines(clock.now(), times)).toHaveLength(1);
+    expect(firedDeadlines(clock.now(), restarted)).toEqual([]);
+    clock.advance(DEFAULT_MAIN_SILENCE_MS - 1);
+    expect(firedDeadlines(clock.now(), restarted)).toEqual([]);
+    clock.advance(1);
+    expect(firedDeadlines(clock.now(), restarted)).toEqual([{ kind: 'main_silent', message: 'main job silent for 30 s' }]);
+  });
+
   it('uses the run\'s mainTimeoutMs', () => {
     const clock = createFakeClock(T0);
     const times = run(clock, { runningExecutions: [{ executionId: 'e1', lastSeenAt: T0 }] }, { mainSilenceMs: 120_000 });

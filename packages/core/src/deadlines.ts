@@ -43,6 +43,11 @@ export interface RunTimes {
   /** The run's executions that are still running, with main's last contact for each. */
   readonly runningExecutions: readonly { readonly executionId: string; readonly lastSeenAt: number }[];
   readonly leasedTasks: readonly LeasedTaskTimes[];
+  /**
+   * When the coordinator began listening: main could not be heard before (a restart,
+   * an outage), so its silence counts from then at the earliest.
+   */
+  readonly listeningSince?: number;
 }
 
 export type FiredDeadline =
@@ -63,7 +68,8 @@ export function formatLimit(ms: number): string {
  * What has fired at `now` (each at its limit exactly, never 1 ms before):
  * - run time-out: `runTimeoutMs` after the run was created;
  * - main silent: the run has running executions and main has been silent on every one
- *   of them for `mainSilenceMs` (a run with no running execution is never "silent");
+ *   of them for `mainSilenceMs`, counted at the earliest from `listeningSince` (a run
+ *   with no running execution is never "silent");
  * - task time-out: a lease began `taskTimeoutMs` ago.
  * A run-level deadline ends the run and everything in it, so when one fires it is the
  * only answer (the run time-out first).
@@ -74,7 +80,7 @@ export function firedDeadlines(now: number, run: RunTimes): FiredDeadline[] {
     return [{ kind: 'run_timeout', message: `run time-out (${formatLimit(limits.runTimeoutMs)}) reached` }];
   }
   if (run.runningExecutions.length > 0) {
-    const lastContact = Math.max(...run.runningExecutions.map((e) => e.lastSeenAt));
+    const lastContact = Math.max(run.listeningSince ?? 0, ...run.runningExecutions.map((e) => e.lastSeenAt));
     if (now - lastContact >= limits.mainSilenceMs) {
       return [{ kind: 'main_silent', message: `main job silent for ${formatLimit(limits.mainSilenceMs)}` }];
     }

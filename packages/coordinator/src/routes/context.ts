@@ -7,4 +7,6 @@ export interface RouteContext {
   readonly wakeups: Wakeups;
   /** Aborted when the server closes, so long-polls let go at once. */
   readonly shutdown: AbortSignal;
+  /** The injected clock's time when the app was created. */
+  readonly startedAt: number;
 }

@@ -48,7 +48,7 @@ export function registerExecutionRoutes(app: FastifyInstance, ctx: RouteContext)
         if (!(await state.heartbeatExecution(executionId, clock.now()))) throw notFound(executionId);
         const ref = await state.getExecutionRef(executionId);
         if (ref === null) throw notFound(executionId);
-        await enforceRun(ctx.deps, ctx.wakeups, ref.runId);
+        await enforceRun(ctx, ref.runId);
         const current = await state.getExecutionRef(executionId);
         const left = waitMs - elapsed();
         if ((current?.version ?? 0) > since || left <= 0 || signal.aborted) {

@@ -45,7 +45,7 @@ export function registerRunRoutes(app: FastifyInstance, ctx: RouteContext): void
 
   app.get<{ Params: RunParams }>(ROUTES.getRun.url, { schema: { params: RunParams } }, async (request) => {
     if ((await state.getRun(request.params.runId, clock.now())) !== null) {
-      await enforceRun(ctx.deps, ctx.wakeups, request.params.runId);
+      await enforceRun(ctx, request.params.runId);
     }
     const view = await state.getRun(request.params.runId, clock.now());
     if (view === null) throw notFound(request.params.runId);
@@ -58,7 +58,7 @@ export function registerRunRoutes(app: FastifyInstance, ctx: RouteContext): void
     async (request): Promise<RunView> => {
       const { runId } = request.params;
       // a time-out that is due wins over the completion (the run then reports failed)
-      if ((await state.getRun(runId, clock.now())) !== null) await enforceRun(ctx.deps, ctx.wakeups, runId);
+      if ((await state.getRun(runId, clock.now())) !== null) await enforceRun(ctx, runId);
       const result = await state.completeRun(runId, request.body.reason ?? null, clock.now());
       if (result === null) throw notFound(runId);
       for (const executionId of result.changes.executionIds) ctx.wakeups.wakeExecution(executionId);
@@ -82,6 +82,6 @@ export function registerRunRoutes(app: FastifyInstance, ctx: RouteContext): void
     ROUTES.lease.url,
     { schema: { params: RunParams, body: LeaseRequest } },
     async (request, reply): Promise<LeaseResponse> =>
-      leaseLoop(ctx.deps, ctx.wakeups, request.params.runId, request.body, requestSignal(reply, ctx.shutdown)),
+      leaseLoop(ctx, request.params.runId, request.body, requestSignal(reply, ctx.shutdown)),
   );
 }

@@ -35,6 +35,8 @@ export interface Harness {
   call(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<CallResult>;
   /** A raw call (no token added). */
   raw(options: CallOptions): Promise<CallResult>;
+  /** Stops this server (keeping its data and clock), lets `downMs` pass, and starts a new one on them. */
+  restart(downMs?: number): Promise<Harness>;
   close(): Promise<void>;
 }
 
@@ -45,6 +47,10 @@ export interface HarnessOptions {
   mainSilenceMs?: number;
   runTimeoutMs?: number;
   taskTimeoutMs?: number;
+  /** Reuse this data directory (a restart); default: a new temp dir. */
+  dir?: string;
+  /** Reuse this clock (a restart); default: a new fake clock. */
+  clock?: FakeClock;
 }
 
 /** A ticker driven by the test: `tick()` runs what the server scheduled (one sweeper pass) and waits for it. */
@@ -82,10 +88,10 @@ export function createManualTicker(): ManualTicker {
 }
 
 export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
-  const dir = mkdtempSync(join(tmpdir(), 'fleet-coordinator-'));
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'fleet-coordinator-'));
   const state = new SqliteStateStore(join(dir, 'state.sqlite'));
   const blobs = new FsBlobStore(join(dir, 'blobs'));
-  const clock = createFakeClock();
+  const clock = options.clock ?? createFakeClock();
   const ticker = createManualTicker();
   const reported: { level: string; message: string }[] = [];
   const reporter: Reporter = {
@@ -133,6 +139,12 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     },
     raw(options: CallOptions): Promise<CallResult> {
       return call(url, options);
+    },
+    async restart(downMs = 0): Promise<Harness> {
+      await app.close();
+      await state.close();
+      clock.advance(downMs);
+      return createHarness({ ...options, dir, clock });
     },
     async close(): Promise<void> {
       await app.close();
