@@ -4,8 +4,9 @@ import { assertFrontDoor } from '../../nx/front-door';
 import { writeRunMarker } from '../../run-marker';
 import { FleetError } from '../../util/errors';
 import { cliContext, type CommonArgs } from '../context';
+import { runModelOptions, type RunModelFlags } from '../run-options';
 
-interface Args extends CommonArgs {
+interface Args extends CommonArgs, RunModelFlags {
   agents: number;
   'stop-agents-on-failure': boolean;
 }
@@ -17,8 +18,18 @@ export const startCiRun: CommandModule<object, Args> = {
     y
       .option('agents', { type: 'number', default: 0, describe: 'How many agent jobs the pipeline starts (for progress and the summary)' })
       .option('stop-agents-on-failure', { type: 'boolean', default: true, describe: 'End the run (agents leave) once a task has failed' })
+      .option('retries', { type: 'number', describe: 'Run a task that fails again, up to N times (0-10), on another agent when one is free (default 0)' })
+      .option('stop-agents-after', {
+        type: 'string',
+        array: true,
+        describe: 'Targets (comma-separated) after which agents leave: once every task of them is done and nothing else is queued',
+      })
+      .option('main-timeout', { type: 'string', describe: 'Fail the run when this job is silent this long while a command runs (seconds or 90s/5m; default 30 s)' })
+      .option('run-timeout', { type: 'string', describe: 'Fail the run this long after it opened (seconds or 90m/3h; default 3 h)' })
+      .option('task-timeout', { type: 'string', describe: 'Fail one attempt of a task after this long on an agent (seconds or 30m/1h; default 1 h)' })
       .check((a) => {
         if (!Number.isInteger(a.agents) || a.agents < 0 || a.agents > 1000) throw new Error('--agents must be a whole number from 0 to 1000');
+        runModelOptions(a); // throws naming the flag and its range
         return true;
       }) as never,
   handler: async (args) => {
@@ -28,6 +39,7 @@ export const startCiRun: CommandModule<object, Args> = {
       runId: ctx.runId,
       agents: args.agents,
       stopAgentsOnFailure: args['stop-agents-on-failure'],
+      ...runModelOptions(args),
       ...(resolveBranch(process.env) ? { branch: resolveBranch(process.env) } : {}),
     });
     if (run.status !== 'open') {
