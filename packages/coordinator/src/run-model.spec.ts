@@ -211,6 +211,47 @@ describe('main job lost', () => {
   });
 });
 
+describe('main\'s run heartbeat', () => {
+  it('counts as contact on the running executions and answers the run\'s status', async () => {
+    await start({ leaseMs: 3_600_000 });
+    for (let i = 0; i < 4; i++) {
+      h.clock.advance(25_000);
+      const beat = await h.call('POST', '/v1/runs/r1/heartbeat');
+      expect(beat.statusCode).toBe(200);
+      expect(beat.json()).toEqual({ status: 'open', reason: null });
+    }
+    // main comes back too late: the sweeper has failed the run, the beat says so
+    h.clock.advance(30_000);
+    await h.ticker.tick();
+    expect((await h.call('POST', '/v1/runs/r1/heartbeat')).json()).toEqual({ status: 'failed', reason: 'main job silent for 30 s' });
+    expect((await h.call('POST', '/v1/runs/nope/heartbeat')).statusCode).toBe(404);
+  });
+});
+
+describe('released leases', () => {
+  it('a lease handed back is ready for another agent at once and is not a loss', async () => {
+    await start({ leaseRetries: 0 }, {}, [planTask('a:build')], ['agent-1', 'agent-2']);
+    const first = await lease('agent-1');
+    const wrong = await h.call('POST', `/v1/leases/${first.task.leaseId}/release`, { agentName: 'agent-2' });
+    expect(wrong.statusCode).toBe(409);
+    const released = await h.call('POST', `/v1/leases/${first.task.leaseId}/release`, { agentName: 'agent-1', reason: 'SIGTERM' });
+    expect(released.statusCode).toBe(204);
+    expect(leaseRow(first.task.leaseId)).toMatchObject({ outcome: 'released' });
+    const second = await lease('agent-2');
+    expect(second).toMatchObject({ action: 'run', task: { taskId: 'a:build', attempt: 2 } });
+    // handing back again is harmless; the old lease's result is late
+    expect((await h.call('POST', `/v1/leases/${first.task.leaseId}/release`, { agentName: 'agent-1' })).statusCode).toBe(204);
+    expect(await complete(first.task.leaseId, 'agent-1', 0)).toEqual({ accepted: false, taskStatus: 'leased' });
+    // with leaseRetries 0 a lost lease fails at once: the release did not count as one
+    h.clock.advance(10_000);
+    await h.ticker.tick();
+    expect(await task('a:build')).toMatchObject({
+      status: 'failed',
+      message: 'agent lost once (lease expired on agent-2; retry limit 0)',
+    });
+  });
+});
+
 describe('run time-out', () => {
   it('fails the run 3 h after creation even with no execution, and agents exit', async () => {
     await start({}, {}, []);

@@ -8,6 +8,7 @@ export const ROUTES = {
   createRun: { method: 'POST', url: '/v1/runs' }, // CreateRunRequest -> RunView
   getRun: { method: 'GET', url: '/v1/runs/:runId' }, // -> RunView
   completeRun: { method: 'POST', url: '/v1/runs/:runId/complete' }, // CompleteRunRequest -> RunView
+  heartbeatRun: { method: 'POST', url: '/v1/runs/:runId/heartbeat' }, // -> RunHeartbeatResponse (main is alive)
   joinRun: { method: 'POST', url: '/v1/runs/:runId/agents' }, // JoinRunRequest -> RunView
   lease: { method: 'POST', url: '/v1/runs/:runId/lease' }, // LeaseRequest -> LeaseResponse (long-poll)
   createExecution: { method: 'POST', url: '/v1/runs/:runId/executions' }, // CreateExecutionRequest -> ExecutionView
@@ -17,6 +18,7 @@ export const ROUTES = {
   finishExecution: { method: 'POST', url: '/v1/executions/:executionId/finish' }, // FinishExecutionRequest -> ExecutionView
   heartbeatLease: { method: 'POST', url: '/v1/leases/:leaseId/heartbeat' }, // LeaseHeartbeatRequest -> 204 | 409 not_owner
   completeLease: { method: 'POST', url: '/v1/leases/:leaseId/complete' }, // CompleteLeaseRequest -> CompleteLeaseResponse
+  releaseLease: { method: 'POST', url: '/v1/leases/:leaseId/release' }, // ReleaseLeaseRequest -> 204 (the task goes back to the queue)
   getCache: { method: 'GET', url: '/v1/cache/:hash' }, // -> 200 octet-stream | 404
   putCache: { method: 'PUT', url: '/v1/cache/:hash' }, // octet-stream, Content-Length -> 200 | 409 | 413
 } as const;

@@ -146,6 +146,13 @@ export const RunView = Type.Object({
 });
 export type RunView = Static<typeof RunView>;
 
+/** The answer to main's heartbeat: the run's status, and why it ended if it has. */
+export const RunHeartbeatResponse = Type.Object({
+  status: Type.Union(RUN_STATUSES.map((s) => Type.Literal(s))),
+  reason: Type.Union([Type.String(), Type.Null()]),
+});
+export type RunHeartbeatResponse = Static<typeof RunHeartbeatResponse>;
+
 export const CompleteRunRequest = Type.Object(
   { reason: Type.Optional(Type.String({ maxLength: 1000 })) },
   Strict,
@@ -312,6 +319,13 @@ export const CompleteLeaseResponse = Type.Object({
 });
 export type CompleteLeaseResponse = Static<typeof CompleteLeaseResponse>;
 
+/** An agent that stops (SIGTERM) hands its leases back so another agent takes the task at once. */
+export const ReleaseLeaseRequest = Type.Object(
+  { agentName: Name, reason: Type.Optional(Type.String({ maxLength: 1000 })) },
+  Strict,
+);
+export type ReleaseLeaseRequest = Static<typeof ReleaseLeaseRequest>;
+
 /* ---------------------------------------------------------------- cache */
 
 /** Headers of the artifact routes beyond Nx's own API. */
@@ -333,5 +347,7 @@ export const ALL_SCHEMAS: Record<string, TSchema> = {
   LeaseResponse,
   LeaseHeartbeatRequest,
   CompleteLeaseRequest,
+  ReleaseLeaseRequest,
   CompleteLeaseResponse,
+  RunHeartbeatResponse,
 };

@@ -4,6 +4,7 @@ import {
   CompleteLeaseRequest,
   LeaseHeartbeatRequest,
   LeaseParams,
+  ReleaseLeaseRequest,
   ROUTES,
   type CompleteLeaseResponse,
 } from '@fleet/protocol';
@@ -26,6 +27,33 @@ export function registerLeaseRoutes(app: FastifyInstance, ctx: RouteContext): vo
           return reply.code(204).send();
         case 'unknown_lease':
           throw inactive(leaseId);
+        case 'not_owner':
+          throw new NotOwnerError(`lease ${leaseId} belongs to agent ${outcome.owner}, not ${request.body.agentName}`);
+        default: {
+          const never: never = outcome;
+          throw new Error(`unknown outcome ${JSON.stringify(never)}`);
+        }
+      }
+    },
+  );
+
+  // an agent that stops hands the task back: ready again at once, not counted as a loss
+  app.post<{ Params: LeaseParams; Body: ReleaseLeaseRequest }>(
+    ROUTES.releaseLease.url,
+    { schema: { params: LeaseParams, body: ReleaseLeaseRequest } },
+    async (request, reply) => {
+      const { leaseId } = request.params;
+      const outcome = await state.releaseLease(leaseId, request.body.agentName, clock.now());
+      switch (outcome.kind) {
+        case 'released':
+          ctx.deps.reporter.info(`lease ${leaseId} handed back by ${request.body.agentName}`, { reason: request.body.reason });
+          ctx.wakeups.wakeExecution(outcome.executionId);
+          ctx.wakeups.wakeRun(outcome.runId);
+          return reply.code(204).send();
+        case 'not_current':
+          return reply.code(204).send();
+        case 'unknown_lease':
+          throw new NotFoundError(`lease ${leaseId} is unknown`);
         case 'not_owner':
           throw new NotOwnerError(`lease ${leaseId} belongs to agent ${outcome.owner}, not ${request.body.agentName}`);
         default: {

@@ -8,6 +8,7 @@ import {
   ROUTES,
   RunParams,
   type LeaseResponse,
+  type RunHeartbeatResponse,
   type RunView,
 } from '@fleet/protocol';
 import { enforceRun, leaseLoop } from '../leasing';
@@ -64,6 +65,20 @@ export function registerRunRoutes(app: FastifyInstance, ctx: RouteContext): void
       for (const executionId of result.changes.executionIds) ctx.wakeups.wakeExecution(executionId);
       ctx.wakeups.wakeRun(runId);
       return result.view;
+    },
+  );
+
+  // main is alive: contact on every running execution of the run, then the run's status
+  app.post<{ Params: RunParams }>(
+    ROUTES.heartbeatRun.url,
+    { schema: { params: RunParams } },
+    async (request): Promise<RunHeartbeatResponse> => {
+      const { runId } = request.params;
+      if ((await state.heartbeatRun(runId, clock.now())) === null) throw notFound(runId);
+      await enforceRun(ctx, runId);
+      const after = await state.heartbeatRun(runId, clock.now());
+      if (after === null) throw notFound(runId);
+      return after;
     },
   );
 

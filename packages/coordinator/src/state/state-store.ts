@@ -3,7 +3,7 @@
  * implement it; every method that changes more than one row is one transaction.
  */
 import type { DurationRecord, InitialStatus, RunExitFacts, RunTimes } from '@fleet/core';
-import type { ExecutionView, FinishExecutionRequest, LeasedTask, RunView, TaskStatus } from '@fleet/protocol';
+import type { ExecutionView, FinishExecutionRequest, LeasedTask, RunStatus, RunView, TaskStatus } from '@fleet/protocol';
 
 export interface NewRun {
   readonly runId: string;
@@ -77,6 +77,13 @@ export type HeartbeatLeaseOutcome =
   | { readonly kind: 'unknown_lease' }
   | { readonly kind: 'not_owner'; readonly owner: string };
 
+export type ReleaseLeaseOutcome =
+  | { readonly kind: 'released'; readonly executionId: string; readonly runId: string }
+  /** The lease is no longer its task's current one: nothing to give back. */
+  | { readonly kind: 'not_current' }
+  | { readonly kind: 'unknown_lease' }
+  | { readonly kind: 'not_owner'; readonly owner: string };
+
 export type ReportHashOutcome = 'stored' | 'unchanged' | 'unknown_execution' | 'unknown_task';
 
 export interface ExecutionRef {
@@ -109,6 +116,11 @@ export interface StateStore {
   markAgentSeen(runId: string, agentName: string, now: number, exited: boolean): Promise<void>;
   /** What decides whether an agent should exit; null if the run is unknown. */
   runExitFacts(runId: string): Promise<RunExitFacts | null>;
+  /**
+   * Main's heartbeat for the whole run: counts as contact on each of its running
+   * executions. The run's status and reason after it; null if the run is unknown.
+   */
+  heartbeatRun(runId: string, now: number): Promise<{ status: RunStatus; reason: string | null } | null>;
   /** Ids of the runs that are still open. */
   listOpenRuns(): Promise<string[]>;
   /** Timestamps and limits of an open run; null when it is unknown or not open. */
@@ -154,6 +166,11 @@ export interface StateStore {
   leaseNext(runId: string, agentName: string, leaseId: string, now: number, leaseMs: number): Promise<LeasedTask | null>;
   heartbeatLease(leaseId: string, agentName: string, now: number, leaseMs: number): Promise<HeartbeatLeaseOutcome>;
   completeLease(leaseId: string, completion: LeaseCompletion, now: number): Promise<CompleteLeaseOutcome>;
+  /**
+   * An agent hands its lease back (it is stopping): the task is ready again at once.
+   * Not a loss: it does not count toward leaseRetries.
+   */
+  releaseLease(leaseId: string, agentName: string, now: number): Promise<ReleaseLeaseOutcome>;
 
   getBlob(key: string): Promise<BlobRecord | null>;
   /** False when a record for the key already exists. */

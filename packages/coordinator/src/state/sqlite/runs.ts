@@ -1,5 +1,5 @@
 import type { RunExitFacts } from '@fleet/core';
-import type { AgentView, RunView } from '@fleet/protocol';
+import type { AgentView, RunStatus, RunView } from '@fleet/protocol';
 import type { ChangeSet, NewRun, OpenRunTimes } from '../state-store';
 import { endExecution, settleExecution, UNFINISHED } from './graph';
 import { asExecutionStatus, asRunStatus } from './rows';
@@ -211,4 +211,13 @@ export function runExitFacts(sql: Sql, runId: string): RunExitFacts | null {
     listedUnfinished: targets.length === 0 ? 0 : count(`${listed} AND status IN ${UNFINISHED}`, ...targets),
     readyOrLeased: targets.length === 0 ? 0 : count("status IN ('ready', 'leased')"),
   };
+}
+
+export function heartbeatRun(sql: Sql, runId: string, now: number): { status: RunStatus; reason: string | null } | null {
+  return sql.tx(() => {
+    const run = sql.get<RunRow>('SELECT * FROM runs WHERE run_id = ?', runId);
+    if (run === undefined) return null;
+    sql.run("UPDATE executions SET last_seen_at = ? WHERE run_id = ? AND status = 'running'", now, runId);
+    return { status: asRunStatus(run.status), reason: run.reason };
+  });
 }

@@ -1,6 +1,12 @@
 import { attemptNumber, expireLease, failAttempt, leaseExpiresAt } from '@fleet/core';
 import type { LeasedTask } from '@fleet/protocol';
-import type { CompleteLeaseOutcome, ExecutionRef, HeartbeatLeaseOutcome, LeaseCompletion } from '../state-store';
+import type {
+  CompleteLeaseOutcome,
+  ExecutionRef,
+  HeartbeatLeaseOutcome,
+  LeaseCompletion,
+  ReleaseLeaseOutcome,
+} from '../state-store';
 import { bumpVersion, endCurrentLease, readyDependants, settleExecution, skipDependants, stopRunOnFailure } from './graph';
 import { asTaskStatus } from './rows';
 import { upsertAgent } from './runs';
@@ -286,5 +292,25 @@ export function timeOutLease(sql: Sql, leaseId: string, message: string, now: nu
     settleExecution(sql, task.exec_seq);
     const execution = executionOf(sql, task.exec_seq);
     return { executionId: execution.execution_id, runId: execution.run_id, version: execution.version };
+  });
+}
+
+export function releaseLease(sql: Sql, leaseId: string, agentName: string, now: number): ReleaseLeaseOutcome {
+  return sql.tx((): ReleaseLeaseOutcome => {
+    const lease = sql.get<LeaseRow>('SELECT * FROM leases WHERE lease_id = ?', leaseId);
+    if (lease === undefined) return { kind: 'unknown_lease' };
+    if (lease.agent !== agentName) return { kind: 'not_owner', owner: lease.agent };
+    const task = liveTask(sql, lease);
+    if (task === null) return { kind: 'not_current' };
+    endCurrentLease(sql, task.exec_seq, task.task_id, 'released', now);
+    sql.run(
+      `UPDATE tasks SET status = 'ready', attempts = attempts + 1, lease_id = NULL, lease_expires_at = NULL
+       WHERE exec_seq = ? AND task_id = ?`,
+      task.exec_seq,
+      task.task_id,
+    );
+    bumpVersion(sql, task.exec_seq);
+    const execution = executionOf(sql, task.exec_seq);
+    return { kind: 'released', executionId: execution.execution_id, runId: execution.run_id };
   });
 }

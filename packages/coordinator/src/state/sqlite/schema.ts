@@ -119,7 +119,7 @@ const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
     addColumn(db, 'runs', 'task_timeout_ms', 'INTEGER NOT NULL DEFAULT 3600000');
     // failed attempts put back by `retries`; lost attempts are attempts - retried
     addColumn(db, 'tasks', 'retried', 'INTEGER NOT NULL DEFAULT 0');
-    // how each lease ended: succeeded | failed | lost | timed_out | cancelled
+    // how each lease ended: succeeded | failed | retried | lost | timed_out | cancelled | released
     addColumn(db, 'leases', 'outcome', 'TEXT');
     addColumn(db, 'leases', 'ended_at', 'INTEGER');
     addColumn(db, 'leases', 'exit_code', 'INTEGER');

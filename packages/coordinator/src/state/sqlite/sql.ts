@@ -95,8 +95,11 @@ export interface TaskRow {
   lease_expires_at: number | null;
 }
 
-export const LEASE_OUTCOMES = ['succeeded', 'failed', 'retried', 'lost', 'timed_out', 'cancelled'] as const;
-/** How a lease ended; 'retried' is a failure that the run's `retries` put back to ready. */
+export const LEASE_OUTCOMES = ['succeeded', 'failed', 'retried', 'lost', 'timed_out', 'cancelled', 'released'] as const;
+/**
+ * How a lease ended; 'retried' is a failure that the run's `retries` put back to ready,
+ * 'released' a lease its agent handed back (stopping).
+ */
 export type LeaseOutcome = (typeof LEASE_OUTCOMES)[number];
 
 export interface LeaseRow {

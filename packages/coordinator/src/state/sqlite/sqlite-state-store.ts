@@ -1,5 +1,5 @@
 import type { DurationRecord, RunExitFacts } from '@fleet/core';
-import type { ExecutionView, FinishExecutionRequest, LeasedTask, RunView } from '@fleet/protocol';
+import type { ExecutionView, FinishExecutionRequest, LeasedTask, RunStatus, RunView } from '@fleet/protocol';
 import type {
   BlobRecord,
   CachedResult,
@@ -11,6 +11,7 @@ import type {
   NewExecution,
   NewRun,
   OpenRunTimes,
+  ReleaseLeaseOutcome,
   ReportHashOutcome,
   StateStore,
 } from '../state-store';
@@ -54,6 +55,9 @@ export class SqliteStateStore implements StateStore {
   }
   runExitFacts(runId: string): Promise<RunExitFacts | null> {
     return this.call((sql) => runs.runExitFacts(sql, runId));
+  }
+  heartbeatRun(runId: string, now: number): Promise<{ status: RunStatus; reason: string | null } | null> {
+    return this.call((sql) => runs.heartbeatRun(sql, runId, now));
   }
   listOpenRuns(): Promise<string[]> {
     return this.call((sql) => runs.listOpenRuns(sql));
@@ -107,6 +111,10 @@ export class SqliteStateStore implements StateStore {
   }
   completeLease(leaseId: string, completion: LeaseCompletion, now: number): Promise<CompleteLeaseOutcome> {
     return this.call((sql) => scheduling.completeLease(sql, leaseId, completion, now));
+  }
+
+  releaseLease(leaseId: string, agentName: string, now: number): Promise<ReleaseLeaseOutcome> {
+    return this.call((sql) => scheduling.releaseLease(sql, leaseId, agentName, now));
   }
 
   getBlob(key: string): Promise<BlobRecord | null> {
