@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { cleanupAll } from '../support/processes';
 import { digestTree } from '../support/tree-digest';
 import { fleetCli, fleetEnv, fleetWorkspaces, newRunId, nx, startAgent, startCoordinator, tasksRunBy, waitForAgents, type Coordinator } from '../fleet/cluster';
-import { ALL_TASKS, BUILD_ALL, chaosBaseline, chaosRepeat, getRun, waitFor, writeChaosWorkspace, type ChaosBaseline } from './chaos-cluster';
+import { ALL_TASKS, BUILD_ALL, chaosBaseline, chaosRepeat, getRun, waitFor, chaosWorkspace, type ChaosBaseline } from './chaos-cluster';
 
 jest.setTimeout(10 * 60_000);
 
@@ -25,7 +25,7 @@ describe('chaos: an agent killed in the middle of a task', () => {
 
   it.each(Array.from({ length: chaosRepeat() }, (_, i) => i + 1))('the task completes on another agent (repetition %i)', async () => {
     const runId = newRunId('chaos-agent');
-    const ws = await fleetWorkspaces(baseline.template, coordinator, 2, writeChaosWorkspace);
+    const ws = await fleetWorkspaces(baseline.template, coordinator, 2, chaosWorkspace(runId));
     const env = fleetEnv(ws.main, coordinator, { runId });
     expect(await fleetCli(ws.main, env, ['start-ci-run', '--agents', '2'])).toExitWith(0);
     const agents = ws.agents.map((dir, i) => startAgent(dir, coordinator, runId, `agent-${i + 1}`, ['--parallel', '2']));
@@ -49,6 +49,7 @@ describe('chaos: an agent killed in the middle of a task', () => {
     expect(result).toExitWith(0);
     expect(result.stdout).toMatch(/for 8 out of 8 tasks/);
     expect(digestTree(join(ws.main, 'dist'))).toEqual(baseline.outputs);
+    expect([...new Set(agents.flatMap(tasksRunBy))].sort()).toEqual(ALL_TASKS);
     // the lost task ran again, on the survivor, as a second attempt
     expect(tasksRunBy(survivor)).toContain(victimTask);
     expect(survivor.output).toMatch(new RegExp(`running ${victimTask.replace('.', '\\.')} \\(attempt 2\\)`));

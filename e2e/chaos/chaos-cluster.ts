@@ -7,7 +7,7 @@
  * Each task prints `chaos-start <name>` when it starts and writes dist/<name>/out.txt from its
  * dependencies' outputs, so a dependency restored wrongly changes the result.
  */
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isolatedEnv } from '../support/env';
 import type { RunResult } from '../support/processes';
@@ -54,10 +54,17 @@ export function chaosProjects(): Record<string, ProjectSpec> {
   return projects;
 }
 
-/** Replaces the template's projects with the chaos projects (fleetWorkspaces' `prepare`). */
-export function writeChaosWorkspace(dir: string): void {
-  rmSync(join(dir, 'packages'), { recursive: true, force: true });
-  writeHandmadeWorkspace(dir, chaosProjects());
+/**
+ * Replaces the template's projects with the chaos projects (fleetWorkspaces' `prepare`).
+ * `salt` goes into an input of base, so every run has hashes of its own: with one coordinator
+ * for several runs, a later run would otherwise be all cache hits and break nothing.
+ */
+export function chaosWorkspace(salt: string): (dir: string) => void {
+  return (dir) => {
+    rmSync(join(dir, 'packages'), { recursive: true, force: true });
+    writeHandmadeWorkspace(dir, chaosProjects());
+    writeFileSync(join(dir, 'packages/base/salt.txt'), `${salt}\n`);
+  };
 }
 
 export const BUILD_ALL = ['run-many', '-t', 'build', '--outputStyle=static'];
@@ -71,7 +78,7 @@ export interface ChaosBaseline {
 /** The template and the outputs of a clean local run (the laptop case: no run, no token). */
 export async function chaosBaseline(coordinator: Coordinator): Promise<ChaosBaseline> {
   const template = await handmadeWorkspaceTemplate(chaosNxVersion());
-  const local = (await fleetWorkspaces(template, coordinator, 0, writeChaosWorkspace)).main;
+  const local = (await fleetWorkspaces(template, coordinator, 0, chaosWorkspace('baseline'))).main;
   const run: RunResult = await nx(local, isolatedEnv(local), BUILD_ALL);
   if (run.code !== 0) throw new Error(`the local baseline run failed:\n${run.output.slice(-4000)}`);
   const outputs = digestTree(join(local, 'dist'));

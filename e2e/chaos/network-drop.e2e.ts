@@ -6,8 +6,8 @@
 import { join } from 'node:path';
 import { cleanupAll } from '../support/processes';
 import { digestTree } from '../support/tree-digest';
-import { fleetCli, fleetEnv, fleetWorkspaces, newRunId, nx, startAgent, startCoordinator, waitForAgents, type Coordinator } from '../fleet/cluster';
-import { BUILD_ALL, chaosBaseline, chaosRepeat, getRun, waitFor, writeChaosWorkspace, type ChaosBaseline } from './chaos-cluster';
+import { fleetCli, fleetEnv, fleetWorkspaces, newRunId, nx, startAgent, startCoordinator, tasksRunBy, waitForAgents, type Coordinator } from '../fleet/cluster';
+import { ALL_TASKS, BUILD_ALL, chaosBaseline, chaosRepeat, getRun, waitFor, chaosWorkspace, type ChaosBaseline } from './chaos-cluster';
 import { startFaultProxy, type FaultProxy } from './fault-proxy';
 
 jest.setTimeout(10 * 60_000);
@@ -29,7 +29,7 @@ describe('chaos: the network between agents and coordinator drops for 5 s', () =
 
   it.each(Array.from({ length: chaosRepeat() }, (_, i) => i + 1))('the run completes (repetition %i)', async () => {
     const runId = newRunId('chaos-net');
-    const ws = await fleetWorkspaces(baseline.template, coordinator, 2, writeChaosWorkspace);
+    const ws = await fleetWorkspaces(baseline.template, coordinator, 2, chaosWorkspace(runId));
     const env = fleetEnv(ws.main, coordinator, { runId });
     expect(await fleetCli(ws.main, env, ['start-ci-run', '--agents', '2'])).toExitWith(0);
     const agents = ws.agents.map((dir, i) =>
@@ -48,6 +48,8 @@ describe('chaos: the network between agents and coordinator drops for 5 s', () =
     expect(result).toExitWith(0);
     expect(result.stdout).toMatch(/for 8 out of 8 tasks/);
     expect(digestTree(join(ws.main, 'dist'))).toEqual(baseline.outputs);
+    // the agents ran every task (none was an old cache hit)
+    expect([...new Set(agents.flatMap(tasksRunBy))].sort()).toEqual(ALL_TASKS);
 
     expect(await fleetCli(ws.main, env, ['stop-all-agents'])).toExitWith(0);
     for (const agent of agents) expect(await agent.exited).toMatchObject({ code: 0 });
