@@ -26,50 +26,142 @@ export interface AgentOptions {
   output: (taskId: string, chunk: Buffer) => void;
   /** How long to wait for main to create the run. */
   joinTimeoutMs: number;
+  /** Leave after this long with no task and no running execution in the run. */
+  idleTimeoutMs?: number;
   /** The Nx CLI of the workspace. */
   nxBin: string;
+  /** Aborting it (SIGTERM/SIGINT in the CLI) stops the running tasks and hands their leases back. */
+  signal?: AbortSignal;
 }
 
+export interface AgentResult {
+  tasksRun: number;
+  reason: string;
+  /** Why the agent left before the run ended (idle time-out, stopped by a signal), else null. */
+  abnormal: string | null;
+}
+
+export const DEFAULT_IDLE_TIMEOUT_MS = 30 * 60_000;
+/** After SIGTERM to a task's Nx, how long before SIGKILL. */
+const KILL_GRACE_MS = 5_000;
 const MAX_CAPTURE = 4 * 1024 * 1024;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+
+export function formatDuration(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000} h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000} min`;
+  return `${Math.round(ms / 100) / 10} s`;
+}
+
+/** A task's Nx process that can be stopped with a reason (lease lost, time-out, agent stopping). */
+interface RunningTask {
+  readonly task: LeasedTask;
+  stop(reason: string): void;
+}
 
 /**
  * An agent: joins the run, leases tasks (long-poll), runs each with `nx run` in its own
  * checkout (Nx restores the dependencies' outputs from the cache through the relay and
  * stores the result, failures included), reports it, and exits when the run completes.
+ * A task is stopped when the coordinator takes its lease back (expired, execution
+ * cancelled, task timed out) or when it runs past its time-out; on `signal` the agent
+ * stops its tasks, hands their leases back and leaves.
  */
-export async function runAgent(options: AgentOptions): Promise<{ tasksRun: number; reason: string }> {
+export async function runAgent(options: AgentOptions): Promise<AgentResult> {
   const { client, reporter, runId, name } = options;
   await joinWhenOpen(options);
   reporter.info(`agent ${name} joined run ${runId} (parallel ${options.parallel})`);
   const tmpDir = join(fleetDir(options.workspaceRoot), 'tmp');
   const cache = new AgentCache(client, reporter, tmpDir);
   const relay = await startRelay(cache, { tmpDir, reporter });
+  const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+  const running = new Map<string, RunningTask>();
+  const leaving = new AbortController();
   let tasksRun = 0;
   let reason = '';
-  let stop = false;
+  let abnormal: string | null = null;
+  let lastActivity = Date.now();
+  const leave = (why: string, isAbnormal: boolean): void => {
+    if (leaving.signal.aborted) return;
+    reason = why;
+    if (isAbnormal) abnormal = why;
+    leaving.abort();
+  };
+  const onSignal = (): void => {
+    leave('stopped by a signal: running tasks were handed back to the run', true);
+    for (const run of running.values()) run.stop(`agent ${name} is stopping`);
+  };
+  options.signal?.addEventListener('abort', onSignal, { once: true });
+  if (options.signal?.aborted) onSignal();
+
+  /** No task for idleTimeoutMs: leave unless an execution of the run is still going (others may be busy). */
+  const checkIdle = async (): Promise<void> => {
+    if (Date.now() - lastActivity < idleTimeoutMs || running.size > 0) return;
+    const run = await client.getRun(runId).catch(() => null);
+    if (run && run.executions.some((e) => e.status === 'running')) {
+      lastActivity = Date.now();
+      return;
+    }
+    const why = `no task and no running execution for ${formatDuration(idleTimeoutMs)} (agent idle time-out): leaving`;
+    reporter.warn(why);
+    leave(why, true);
+  };
+
   const slot = async (_: unknown, index: number): Promise<void> => {
-    while (!stop) {
-      const answer = await client.lease(runId, name, LONG_POLL_MS);
+    while (!leaving.signal.aborted) {
+      let answer;
+      try {
+        answer = await client.lease(runId, name, LONG_POLL_MS, { signal: leaving.signal });
+      } catch (error) {
+        if (leaving.signal.aborted) return;
+        throw error;
+      }
       if (answer.action === 'exit') {
-        stop = true;
-        reason = answer.reason;
+        leave(answer.reason, false);
         return;
       }
       if (answer.action === 'wait') {
-        await sleep(Math.min(answer.retryInMs, 5_000));
+        await checkIdle();
+        await sleep(Math.min(answer.retryInMs, 5_000), leaving.signal);
         continue;
       }
+      if (leaving.signal.aborted) {
+        // leased as the agent was stopping: give it straight back
+        await handBack(options, answer.task, `agent ${name} is stopping`);
+        return;
+      }
       tasksRun++;
-      await runLeasedTask(options, answer.task, relay, cache, index);
+      lastActivity = Date.now();
+      await runLeasedTask(options, answer.task, relay, cache, index, running);
+      lastActivity = Date.now();
     }
   };
   try {
     await Promise.all(Array.from({ length: options.parallel }, slot));
   } finally {
+    options.signal?.removeEventListener('abort', onSignal);
     await relay.close();
   }
-  return { tasksRun, reason };
+  return { tasksRun, reason, abnormal };
+}
+
+/** Hands a lease back so another agent can take the task at once (not after the lease time). */
+async function handBack(options: AgentOptions, task: LeasedTask, why: string): Promise<void> {
+  try {
+    await options.client.releaseLease(task.leaseId, options.name, why);
+    options.reporter.info(`${task.taskId}: lease handed back (${why})`);
+  } catch (error) {
+    options.reporter.warn(`${task.taskId}: could not hand the lease back (${describeError(error)}); it returns to the queue when it expires`);
+  }
 }
 
 /**
@@ -103,27 +195,65 @@ async function joinWhenOpen(options: AgentOptions): Promise<void> {
   }
 }
 
-async function runLeasedTask(options: AgentOptions, task: LeasedTask, relay: Relay, cache: AgentCache, slot: number): Promise<void> {
+async function runLeasedTask(
+  options: AgentOptions,
+  task: LeasedTask,
+  relay: Relay,
+  cache: AgentCache,
+  slot: number,
+  running: Map<string, RunningTask>,
+): Promise<void> {
   const { client, reporter, name } = options;
   const started = Date.now();
   reporter.info(`running ${task.taskId} (attempt ${task.attempt})`);
+  const scopeUrl = `${relay.url}/${task.leaseId}`;
+  let stopped = null as string | null; // set from callbacks
+  let handedBack = false as boolean;
+  const nxRun = startNx(options, task, scopeUrl, relay.secret, slot);
+  const stop = (why: string): void => {
+    if (stopped !== null) return;
+    stopped = why;
+    reporter.warn(`stopping ${task.taskId}: ${why}`);
+    nxRun.kill();
+  };
+  running.set(task.leaseId, {
+    task,
+    stop: (why) => {
+      handedBack = true;
+      stop(why);
+    },
+  });
   const heartbeat = setInterval(() => {
-    client.heartbeatLease(task.leaseId, name).catch((error: unknown) => reporter.debug(`lease heartbeat: ${describeError(error)}`));
+    client.heartbeatLease(task.leaseId, name).catch((error: unknown) => {
+      // 404/409: the coordinator no longer gives this task to us (lease expired, execution cancelled, task timed out)
+      if (error instanceof CoordinatorHttpError && (error.status === 404 || error.status === 409)) {
+        stop(`the coordinator took the task back (${error.message})`);
+      } else reporter.debug(`lease heartbeat: ${describeError(error)}`);
+    });
   }, Math.max(1_000, Math.floor(task.leaseMs / 3)));
   heartbeat.unref();
-  const scopeUrl = `${relay.url}/${task.leaseId}`;
+  const timeoutMs = (task as { timeoutMs?: number }).timeoutMs;
+  const timer = timeoutMs ? setTimeout(() => stop(`task time-out (${formatDuration(timeoutMs)}) reached on agent ${name}`), timeoutMs) : undefined;
+  timer?.unref();
   let exitCode: number;
   let captured = '';
   try {
-    ({ exitCode, captured } = await runNx(options, task, scopeUrl, relay.secret, slot));
+    ({ exitCode, captured } = await nxRun.done);
   } catch (error) {
     exitCode = 1;
     captured = `[fleet] agent ${name} could not start nx for ${task.taskId}: ${describeError(error)}\n`;
   } finally {
     clearInterval(heartbeat);
+    clearTimeout(timer);
+    running.delete(task.leaseId);
   }
   const stored = cache.storedBy(task.leaseId);
   cache.forget(task.leaseId);
+  if (handedBack) {
+    await handBack(options, task, stopped ?? 'agent stopping');
+    return;
+  }
+  if (stopped !== null) captured += `[fleet] ${task.taskId} was stopped: ${stopped}\n`;
   // the task's own result: under its planned hash, else the last one its Nx stored
   // (dependencies come from the cache and store nothing)
   const own = task.hash
@@ -132,28 +262,37 @@ async function runLeasedTask(options: AgentOptions, task: LeasedTask, relay: Rel
   const hash = own?.hash ?? task.hash;
   let log = own?.failed ? own.key : undefined;
   if (exitCode !== 0 && !own?.failed) {
-    // Nx stored no result (it crashed, or could not start the task): make one from what the agent saw
+    // Nx stored no result (it crashed, was stopped, or could not start the task): make one from what the agent saw
     log = (await uploadCapturedFailure(options, task, exitCode, captured, cache)) ?? undefined;
   }
   const durationMs = Date.now() - started;
-  const result = await client.completeLease(task.leaseId, { agentName: name, hash: hash ?? null, exitCode, durationMs, ...(log ? { log } : {}) });
+  const result = await client.completeLease(task.leaseId, {
+    agentName: name,
+    hash: hash ?? null,
+    exitCode,
+    durationMs,
+    ...(log ? { log } : {}),
+    ...(stopped !== null ? { message: stopped.slice(0, 4000) } : {}),
+  });
   reporter.info(
     `${task.taskId} ${exitCode === 0 ? 'succeeded' : `failed (exit ${exitCode})`} in ${(durationMs / 1000).toFixed(1)} s` +
       (result.accepted ? '' : ' — too late: the task was given to another agent, this result is ignored'),
   );
 }
 
-function runNx(
+function startNx(
   options: AgentOptions,
   task: LeasedTask,
   cacheUrl: string,
   secret: string,
   slot: number,
-): Promise<{ exitCode: number; captured: string }> {
+): { done: Promise<{ exitCode: number; captured: string }>; kill(): void } {
   const target = [task.project, task.target, task.configuration].filter(Boolean).join(':');
   const env = agentNxEnv({ base: process.env, workspaceRoot: options.workspaceRoot, slot, cacheUrl, secret, agentName: options.name });
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [options.nxBin, 'run', target, '--outputStyle=stream'], {
+  let child: ReturnType<typeof spawn> | undefined;
+  let killTimer: NodeJS.Timeout | undefined;
+  const done = new Promise<{ exitCode: number; captured: string }>((resolve, reject) => {
+    child = spawn(process.execPath, [options.nxBin, 'run', target, '--outputStyle=stream'], {
       cwd: options.workspaceRoot,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -163,14 +302,25 @@ function runNx(
       options.output(task.taskId, chunk);
       if (captured.length < MAX_CAPTURE) captured += chunk.toString('utf8');
     };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
     child.on('error', reject);
     child.on('close', (code, signal) => {
+      clearTimeout(killTimer);
       if (code === null) captured += `[fleet] nx was killed by ${signal ?? 'an unknown signal'} on agent ${options.name}\n`;
       resolve({ exitCode: code ?? 128 + signalNumber(signal), captured });
     });
   });
+  return {
+    done,
+    kill: () => {
+      // Nx passes SIGTERM on to the task's processes; what is still there after the grace time is killed
+      if (!child || child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      killTimer = setTimeout(() => child?.kill('SIGKILL'), KILL_GRACE_MS);
+      killTimer.unref();
+    },
+  };
 }
 
 /** The shell's convention: a process killed by signal N exits 128 + N. */

@@ -10,6 +10,7 @@ import {
   HEADER_SHA256,
   Health,
   LeaseResponse,
+  RunHeartbeatResponse,
   RunView,
   routePath,
   type CompleteLeaseRequest,
@@ -95,6 +96,13 @@ export class FleetClient {
     return this.http.send('POST', routePath('reportHash', { executionId }), { taskId, hash });
   }
 
+  /** Main's heartbeat for the whole run (between and during its nx commands). */
+  heartbeatRun(runId: string): Promise<RunHeartbeatResponse> {
+    return this.http.call('POST', routePath('heartbeatRun', { runId }), RunHeartbeatResponse, {}, {
+      retry: { ...DEFAULT_RETRY, maxAttempts: 3, maxTotalMs: 4_000 },
+    });
+  }
+
   heartbeatExecution(executionId: string): Promise<void> {
     return this.http.send('POST', routePath('heartbeatExecution', { executionId }), {});
   }
@@ -105,6 +113,13 @@ export class FleetClient {
 
   heartbeatLease(leaseId: string, agentName: string): Promise<void> {
     return this.http.send('POST', routePath('heartbeatLease', { leaseId }), { agentName }, {
+      retry: { ...DEFAULT_RETRY, maxAttempts: 3, maxTotalMs: 5_000 },
+    });
+  }
+
+  /** Gives a lease back (the agent is stopping); bounded retries, as the agent is on its way out. */
+  releaseLease(leaseId: string, agentName: string, reason: string): Promise<void> {
+    return this.http.send('POST', routePath('releaseLease', { leaseId }), { agentName, reason: reason.slice(0, 1000) }, {
       retry: { ...DEFAULT_RETRY, maxAttempts: 3, maxTotalMs: 5_000 },
     });
   }
