@@ -12,6 +12,7 @@ import { newId } from '../util/ids';
 import { setEnv, wireCache } from './cache-wiring';
 import { ExecutionWatcher } from './execution-watcher';
 import { MainCache } from './main-cache';
+import { cancelExecutionOnSignal } from './cancel-on-signal';
 import { buildPlan } from './plan';
 import { preloadEnv } from './preload-env';
 
@@ -63,6 +64,7 @@ export async function runDistributed(input: DistributedRunInput): Promise<unknow
     client.heartbeatExecution(executionId).catch((error: unknown) => reporter.debug(`heartbeat: ${describeError(error)}`));
   }, HEARTBEAT_MS);
   heartbeat.unref();
+  const removeSignalHandler = cancelExecutionOnSignal(input.config, executionId, reporter);
 
   let failed = false;
   try {
@@ -74,6 +76,7 @@ export async function runDistributed(input: DistributedRunInput): Promise<unknow
     throw error;
   } finally {
     clearInterval(heartbeat);
+    removeSignalHandler();
     restoreEnv();
     wired.restore();
     unwrapHasher();
