@@ -10,6 +10,8 @@ export interface RunMarker {
   url: string;
   createdAt: number;
   stopAgentsOnFailure: boolean;
+  /** The main job's heartbeat process (start-ci-run leaves it running; stop-all-agents ends it). */
+  heartbeatPid?: number;
 }
 
 export function fleetDir(workspaceRoot: string): string {

@@ -1,5 +1,6 @@
 import yargs from 'yargs';
 import { describeError } from '../util/errors';
+import { internalHeartbeat } from './commands/internal-heartbeat';
 import { internalRelay } from './commands/internal-relay';
 import { serve } from './commands/serve';
 import { startAgent } from './commands/start-agent';
@@ -19,6 +20,7 @@ export async function main(argv: string[]): Promise<void> {
       .command(stopAllAgents)
       .command(serve)
       .command(internalRelay)
+      .command(internalHeartbeat)
       .demandCommand(1, 'name a command: start-ci-run, start-agent, stop-all-agents or serve')
       .strict()
       .fail((message, error, y) => {
