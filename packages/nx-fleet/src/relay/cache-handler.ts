@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { FleetClient } from '../client/fleet-client';
 import { IntegrityError } from '../client/fleet-client';
 import type { Reporter } from '../reporter';
-import { readArchiveCode } from '../replay/archive';
+import { inspectArchive, type ArchiveSummary } from '../replay/archive';
 import { describeError } from '../util/errors';
 import { newId } from '../util/ids';
 import type { RelayHandler } from './relay-server';
@@ -35,7 +35,7 @@ export class CoordinatorCache implements RelayHandler {
   }
 
   async put(hash: string, scope: string | null, upload: Upload): Promise<void> {
-    const code = archiveCode(upload.file);
+    const code = summarize(upload.file).code;
     if (code !== 0) return this.putFailure(hash, scope, upload, code);
     await this.putSuccess(hash, scope, upload);
   }
@@ -53,9 +53,18 @@ export class CoordinatorCache implements RelayHandler {
   async fetchSuccess(hash: string): Promise<{ file: string; temporary: boolean } | null> {
     const found = await this.fetch(hash);
     if (!found) return null;
-    const code = archiveCode(found.file);
-    if (code !== 0) {
-      this.reporter.warn(`cache entry ${hash} holds a failed result (code ${code ?? 'unreadable'}); treating it as a miss`);
+    const summary = summarize(found.file);
+    if (summary.code !== 0) {
+      this.reporter.warn(`cache entry ${hash} holds a failed result (code ${summary.code ?? 'unreadable'}); treating it as a miss`);
+      await rm(found.file, { force: true });
+      return null;
+    }
+    if (summary.backslashNames.length > 0) {
+      // Nx would unpack `dist\a\x.js` as one oddly named file: a hit that restores no output
+      this.reporter.warn(
+        `cache entry ${hash} was archived with Windows path separators (e.g. ${summary.backslashNames[0]}); ` +
+          'it cannot be restored here, treating it as a miss',
+      );
       await rm(found.file, { force: true });
       return null;
     }
@@ -86,11 +95,11 @@ export class CoordinatorCache implements RelayHandler {
   }
 }
 
-/** The exit code recorded in an Nx cache archive; null when it has none or cannot be read. */
-function archiveCode(file: string): number | null {
+/** The exit code and odd entry names of an Nx cache archive; code null when it has none or cannot be read. */
+function summarize(file: string): ArchiveSummary {
   try {
-    return readArchiveCode(file);
+    return inspectArchive(file);
   } catch {
-    return null; // not a readable archive: it cannot be a success either
+    return { code: null, backslashNames: [] }; // not a readable archive: it cannot be a success either
   }
 }

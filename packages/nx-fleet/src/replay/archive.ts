@@ -53,6 +53,37 @@ export function readTerminalOutput(archive: string): string | null {
 
 /** The exit code in an Nx cache archive's 4-byte big-endian `code` entry. */
 export function readArchiveCode(archive: string): number | null {
-  const buf = readEntry(archive, 'code');
-  return buf && buf.length === 4 ? buf.readInt32BE(0) : null;
+  return inspectArchive(archive).code;
+}
+
+export interface ArchiveSummary {
+  /** The exit code of the `code` entry; null when it has none. */
+  code: number | null;
+  /**
+   * Entry names with a backslash: an archive written with Windows path separators
+   * (`dist\a\index.js`). On Linux and macOS such an entry is one file with backslashes
+   * in its name, not the output file, so restoring it would be a hit that restores nothing.
+   */
+  backslashNames: string[];
+}
+
+/** The exit code and the suspicious entry names of an archive, in one synchronous pass. */
+export function inspectArchive(archive: string): ArchiveSummary {
+  const chunks: Buffer[] = [];
+  let found = false;
+  const backslashNames: string[] = [];
+  tar.t({
+    file: archive,
+    sync: true,
+    onentry: (entry) => {
+      const name = entry.path.replace(/^\.\//, '');
+      if (name.includes('\\')) backslashNames.push(name);
+      if (name === 'code') {
+        found = true;
+        entry.on('data', (c: Buffer) => chunks.push(c));
+      }
+    },
+  });
+  const buf = found ? Buffer.concat(chunks) : null;
+  return { code: buf && buf.length === 4 ? buf.readInt32BE(0) : null, backslashNames };
 }
