@@ -3,8 +3,8 @@
  * the Nx version a case runs on, custom hand-made workspaces, one distributed run (coordinator + agents +
  * main's three commands through the real CLI), the run's API view, and a fault-injecting HTTP proxy.
  */
-import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
@@ -44,6 +44,8 @@ export interface DistributedOptions {
   runId?: string;
   /** Reuse workspaces made before (a second run in the same checkouts). */
   workspaces?: { main: string; agents: string[] };
+  /** Called once the workspaces exist, before any agent starts. */
+  beforeStart?: (ws: { main: string; agents: string[] }) => Promise<void>;
   nxTimeoutMs?: number;
 }
 
@@ -69,6 +71,7 @@ export async function distributedRun(
   const count = options.agents ?? 2;
   const runId = options.runId ?? newRunId(`fc-${version}`);
   const ws = options.workspaces ?? (await fleetWorkspaces(template, coordinator, count, options.prepare));
+  await options.beforeStart?.(ws);
   const agents = ws.agents.map((dir, i) => startAgent(dir, coordinator, runId, `agent-${i + 1}`, options.agentArgs ?? ['--parallel', '2']));
   const env = fleetEnv(ws.main, coordinator, { runId, extra: options.mainEnv });
   const start = await fleetCli(ws.main, env, ['start-ci-run', '--agents', String(count), ...(options.startFlags ?? [])]);
@@ -258,4 +261,9 @@ export function startAgentWithEnv(
     env: fleetEnv(workspace, coordinator, { runId, extra: { FLEET_MARKER_ID: name, ...extra } }),
     logFile: join(workspace, '.fleet-e2e', `${name}.log`),
   });
+}
+
+/** A `prepare` extra: a random file in packages/<project> so that its tasks get hashes no earlier test stored. */
+export function salt(project: string): (dir: string) => void {
+  return (dir) => writeFileSync(join(dir, 'packages', project, 'salt.txt'), randomBytes(8).toString('hex'));
 }
