@@ -228,6 +228,24 @@ describe('main\'s run heartbeat', () => {
   });
 });
 
+describe('main\'s run heartbeat between commands', () => {
+  it('fails a run whose heartbeat stops when no execution is running, and tells the agents', async () => {
+    await start({}, {}, []);
+    // a run that never beat is not silent between commands
+    h.clock.advance(120_000);
+    await h.ticker.tick();
+    expect((await run()).status).toBe('open');
+    expect((await h.call('POST', '/v1/runs/r1/heartbeat')).json()).toEqual({ status: 'open', reason: null });
+    h.clock.advance(29_999);
+    await h.ticker.tick();
+    expect((await run()).status).toBe('open');
+    h.clock.advance(1);
+    await h.ticker.tick();
+    expect(await run()).toMatchObject({ status: 'failed', reason: 'main job silent for 30 s' });
+    expect(await lease()).toEqual({ action: 'exit', reason: expect.stringContaining('main job silent for 30 s') });
+  });
+});
+
 describe('released leases', () => {
   it('a lease handed back is ready for another agent at once and is not a loss', async () => {
     await start({ leaseRetries: 0 }, {}, [planTask('a:build')], ['agent-1', 'agent-2']);

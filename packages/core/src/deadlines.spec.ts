@@ -112,6 +112,33 @@ describe('main job silent', () => {
     expect(firedDeadlines(clock.now(), restarted)).toEqual([{ kind: 'main_silent', message: 'main job silent for 30 s' }]);
   });
 
+  it('once main\'s run heartbeat has beaten, its silence counts between commands too', () => {
+    const clock = createFakeClock(T0);
+    const times = run(clock, { mainHeartbeatAt: T0 + 10_000 });
+    clock.advance(10_000 + DEFAULT_MAIN_SILENCE_MS - 1);
+    expect(firedDeadlines(clock.now(), times)).toEqual([]);
+    clock.advance(1);
+    expect(firedDeadlines(clock.now(), times)).toEqual([{ kind: 'main_silent', message: 'main job silent for 30 s' }]);
+  });
+
+  it('an execution heard from after the last run heartbeat keeps the run alive, and the other way round', () => {
+    const clock = createFakeClock(T0);
+    const times = run(clock, { mainHeartbeatAt: T0, runningExecutions: [{ executionId: 'e1', lastSeenAt: T0 + 25_000 }] });
+    clock.advance(25_000 + DEFAULT_MAIN_SILENCE_MS - 1);
+    expect(firedDeadlines(clock.now(), times)).toEqual([]);
+    const beaten = { ...times, mainHeartbeatAt: clock.now() };
+    clock.advance(1);
+    expect(firedDeadlines(clock.now(), times)).toHaveLength(1);
+    expect(firedDeadlines(clock.now(), beaten)).toEqual([]);
+  });
+
+  it('a run whose heartbeat never beat (--require-explicit-completion) is not silent between commands', () => {
+    const clock = createFakeClock(T0);
+    const times = run(clock, { mainHeartbeatAt: null });
+    clock.advance(DEFAULT_RUN_TIMEOUT_MS - 1);
+    expect(firedDeadlines(clock.now(), times)).toEqual([]);
+  });
+
   it('uses the run\'s mainTimeoutMs', () => {
     const clock = createFakeClock(T0);
     const times = run(clock, { runningExecutions: [{ executionId: 'e1', lastSeenAt: T0 }] }, { mainSilenceMs: 120_000 });

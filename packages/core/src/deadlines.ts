@@ -48,6 +48,12 @@ export interface RunTimes {
    * an outage), so its silence counts from then at the earliest.
    */
   readonly listeningSince?: number;
+  /**
+   * The last beat of main's run heartbeat (the process start-ci-run leaves running), or
+   * null if it never beat (`--require-explicit-completion`, or an older client). Once it
+   * has beaten, main's silence counts between nx commands too.
+   */
+  readonly mainHeartbeatAt?: number | null;
 }
 
 export type FiredDeadline =
@@ -67,9 +73,10 @@ export function formatLimit(ms: number): string {
 /**
  * What has fired at `now` (each at its limit exactly, never 1 ms before):
  * - run time-out: `runTimeoutMs` after the run was created;
- * - main silent: the run has running executions and main has been silent on every one
- *   of them for `mainSilenceMs`, counted at the earliest from `listeningSince` (a run
- *   with no running execution is never "silent");
+ * - main silent: main has been silent for `mainSilenceMs` — no run heartbeat and no
+ *   contact on any running execution — counted at the earliest from `listeningSince`.
+ *   This needs something to be silent about: a run heartbeat that has beaten at least
+ *   once, or a running execution (a run with neither is never "silent");
  * - task time-out: a lease began `taskTimeoutMs` ago.
  * A run-level deadline ends the run and everything in it, so when one fires it is the
  * only answer (the run time-out first).
@@ -79,8 +86,9 @@ export function firedDeadlines(now: number, run: RunTimes): FiredDeadline[] {
   if (now - run.createdAt >= limits.runTimeoutMs) {
     return [{ kind: 'run_timeout', message: `run time-out (${formatLimit(limits.runTimeoutMs)}) reached` }];
   }
-  if (run.runningExecutions.length > 0) {
-    const lastContact = Math.max(run.listeningSince ?? 0, ...run.runningExecutions.map((e) => e.lastSeenAt));
+  const heartbeat = run.mainHeartbeatAt ?? null;
+  if (run.runningExecutions.length > 0 || heartbeat !== null) {
+    const lastContact = Math.max(run.listeningSince ?? 0, heartbeat ?? 0, ...run.runningExecutions.map((e) => e.lastSeenAt));
     if (now - lastContact >= limits.mainSilenceMs) {
       return [{ kind: 'main_silent', message: `main job silent for ${formatLimit(limits.mainSilenceMs)}` }];
     }

@@ -3,9 +3,8 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClientConfig } from '../config';
 import { fleetDir } from '../run-marker';
+import { CLI_SCRIPT } from '../util/cli-script';
 
-/** The nx-fleet CLI script of this installation (bin/nx-fleet.js). */
-export const CLI_SCRIPT = join(__dirname, '..', '..', 'bin', 'nx-fleet.js');
 
 /**
  * Starts `nx-fleet internal-heartbeat` detached from start-ci-run, so that it outlives the

@@ -1,6 +1,6 @@
 import { FleetClient } from '../client/fleet-client';
 import { retryPolicyFromEnv } from '../client/retry';
-import { requireClientConfig } from '../config';
+import { requireClientConfig, type ClientConfig } from '../config';
 import { resolveRunId } from '../identity';
 import { streamReporter, type Reporter } from '../reporter';
 import { FleetError } from '../util/errors';
@@ -15,6 +15,8 @@ export interface CliContext {
   workspaceRoot: string;
   reporter: Reporter;
   client: FleetClient;
+  /** The coordinator URL and token the client uses (for processes the command starts). */
+  config: ClientConfig;
   runId: string;
 }
 
@@ -32,5 +34,5 @@ export function cliContext(args: CommonArgs, env: NodeJS.ProcessEnv = process.en
     );
   }
   const client = new FleetClient({ ...config, retry: retryPolicyFromEnv(env) });
-  return { workspaceRoot, reporter, client, runId: identity.runId };
+  return { workspaceRoot, reporter, client, config, runId: identity.runId };
 }

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { FleetClient } from '../client/fleet-client';
 import { resolveClientConfig, type ClientConfig, type FleetRunnerOptions } from '../config';
 import { nxPackageVersion } from '../nx/load';
@@ -10,6 +10,7 @@ import { streamReporter } from '../reporter';
 import { fleetDir, readRunMarker } from '../run-marker';
 import { buildPlan } from '../runner/plan';
 import { preloadEnv } from '../runner/preload-env';
+import { CLI_SCRIPT } from '../util/cli-script';
 import { processAlive } from '../util/process';
 import { describeError, FleetError } from '../util/errors';
 import { newId } from '../util/ids';
@@ -121,10 +122,9 @@ async function startRelayProcess(
   const stateFile = join(dir, 'relay.json');
   writeFileSync(planFile, JSON.stringify(plan));
   const log = openSync(join(dir, 'relay.log'), 'a');
-  const cli = resolve(__dirname, '../../bin/nx-fleet.js');
   const child = spawn(
     process.execPath,
-    [cli, 'internal-relay', '--execution-id', executionId, '--dir', dir, '--workspace', root, '--parent-pid', String(process.ppid)],
+    [CLI_SCRIPT, 'internal-relay', '--execution-id', executionId, '--dir', dir, '--workspace', root, '--parent-pid', String(process.ppid)],
     // stderr is the Nx command's own (through the plugin worker), so progress lines reach the CI log
     { detached: true, stdio: ['ignore', log, 'inherit'], env: { ...process.env, FLEET_URL: config.url, FLEET_TOKEN: config.token } },
   );

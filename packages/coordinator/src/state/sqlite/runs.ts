@@ -190,6 +190,7 @@ export function runTimes(sql: Sql, runId: string): OpenRunTimes | null {
     limits: { runTimeoutMs: run.run_timeout_ms, taskTimeoutMs: run.task_timeout_ms, mainSilenceMs: run.main_timeout_ms },
     runningExecutions,
     leasedTasks,
+    mainHeartbeatAt: run.main_heartbeat_at ?? null,
   };
 }
 
@@ -218,6 +219,7 @@ export function heartbeatRun(sql: Sql, runId: string, now: number): { status: Ru
     const run = sql.get<RunRow>('SELECT * FROM runs WHERE run_id = ?', runId);
     if (run === undefined) return null;
     sql.run("UPDATE executions SET last_seen_at = ? WHERE run_id = ? AND status = 'running'", now, runId);
+    if (asRunStatus(run.status) === 'open') sql.run('UPDATE runs SET main_heartbeat_at = ? WHERE run_id = ?', now, runId);
     return { status: asRunStatus(run.status), reason: run.reason };
   });
 }

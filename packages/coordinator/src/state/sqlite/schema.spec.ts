@@ -63,7 +63,9 @@ describe('SQLite schema migrations', () => {
     const db = new Database(file, { readonly: true });
     try {
       expect(db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({ value: String(SCHEMA_VERSION) });
-      expect(SCHEMA_VERSION).toBe(2);
+      expect(SCHEMA_VERSION).toBe(3);
+      // v3: main's run heartbeat, null until it beats
+      expect(db.prepare("SELECT main_heartbeat_at FROM runs WHERE run_id = 'old-run'").get()).toEqual({ main_heartbeat_at: null });
     } finally {
       db.close();
     }
@@ -91,6 +93,6 @@ describe('SQLite schema migrations', () => {
     const db = new Database(file);
     db.prepare("UPDATE meta SET value = '99' WHERE key = 'schema_version'").run();
     db.close();
-    expect(() => openDatabase(file)).toThrow(/schema version 99; this coordinator knows 1 to 2/);
+    expect(() => openDatabase(file)).toThrow(/schema version 99; this coordinator knows 1 to 3/);
   });
 });

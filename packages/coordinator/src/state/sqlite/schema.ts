@@ -131,6 +131,10 @@ const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
     db.exec('CREATE INDEX IF NOT EXISTS leases_by_task ON leases (exec_seq, task_id)');
     db.exec('CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status)');
   },
+  // 3: main's run heartbeat (start-ci-run's heartbeat process); null until it first beats
+  (db) => {
+    addColumn(db, 'runs', 'main_heartbeat_at', 'INTEGER');
+  },
 ];
 
 /** Version 1 is DDL_V1; each later version is one step of MIGRATIONS. */

@@ -48,6 +48,8 @@ export interface RunRow {
   main_timeout_ms: number;
   run_timeout_ms: number;
   task_timeout_ms: number;
+  /** Null until main's run heartbeat first beats (schema v3). */
+  main_heartbeat_at: number | null;
 }
 
 export interface AgentRow {

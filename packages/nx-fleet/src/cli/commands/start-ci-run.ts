@@ -1,4 +1,5 @@
 import type { CommandModule } from 'yargs';
+import { spawnMainHeartbeat } from '../../ci-run/spawn-heartbeat';
 import { resolveBranch } from '../../identity';
 import { assertFrontDoor } from '../../nx/front-door';
 import { writeRunMarker } from '../../run-marker';
@@ -9,6 +10,7 @@ import { runModelOptions, type RunModelFlags } from '../run-options';
 interface Args extends CommonArgs, RunModelFlags {
   agents: number;
   'stop-agents-on-failure': boolean;
+  'require-explicit-completion': boolean;
 }
 
 export const startCiRun: CommandModule<object, Args> = {
@@ -23,6 +25,11 @@ export const startCiRun: CommandModule<object, Args> = {
         type: 'string',
         array: true,
         describe: 'Targets (comma-separated) after which agents leave: once every task of them is done and nothing else is queued',
+      })
+      .option('require-explicit-completion', {
+        type: 'boolean',
+        default: false,
+        describe: 'Start no heartbeat process: the run is not failed when this job goes silent between nx commands (only stop-all-agents or the run time-out end it)',
       })
       .option('main-timeout', { type: 'string', describe: 'Fail the run when this job is silent this long while a command runs (seconds or 90s/5m; default 30 s)' })
       .option('run-timeout', { type: 'string', describe: 'Fail the run this long after it opened (seconds or 90m/3h; default 3 h)' })
@@ -49,12 +56,18 @@ export const startCiRun: CommandModule<object, Args> = {
         'run_closed',
       );
     }
-    writeRunMarker(ctx.workspaceRoot, {
-      runId: run.runId,
-      url: ctx.client.url,
-      createdAt: Date.now(),
-      stopAgentsOnFailure: run.stopAgentsOnFailure,
-    });
-    ctx.reporter.info(`run ${run.runId} is open at ${ctx.client.url}; nx commands in this job are now distributed`);
+    const marker = { runId: run.runId, url: ctx.client.url, createdAt: Date.now(), stopAgentsOnFailure: run.stopAgentsOnFailure };
+    writeRunMarker(ctx.workspaceRoot, marker);
+    // the heartbeat reads the marker to know it still holds the run, so it starts after it is written
+    if (!args['require-explicit-completion']) {
+      const heartbeatPid = spawnMainHeartbeat(ctx.workspaceRoot, run.runId, ctx.config);
+      writeRunMarker(ctx.workspaceRoot, { ...marker, heartbeatPid });
+    }
+    ctx.reporter.info(
+      `run ${run.runId} is open at ${ctx.client.url}; nx commands in this job are now distributed` +
+        (args['require-explicit-completion']
+          ? ' (no heartbeat: run stop-all-agents when the job ends)'
+          : ` (heartbeat: the run fails if this job is silent for ${Math.round(run.mainTimeoutMs / 1000)} s)`),
+    );
   },
 };
