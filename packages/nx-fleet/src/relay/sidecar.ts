@@ -50,6 +50,8 @@ export async function runSidecar(options: SidecarOptions): Promise<void> {
       const resultFile = join(dir, 'result.json');
       const result = existsSync(resultFile) ? (JSON.parse(readFileSync(resultFile, 'utf8')) as { status: 'succeeded' | 'failed' }) : null;
       if (!result) reporter.warn(`ending execution ${executionId}: ${why}`);
+      const flaky = cache.flakySummary();
+      if (flaky) reporter.warn(flaky);
       await watcher.stop();
       await relay.close();
       await client.finishExecution(executionId, result?.status ?? 'cancelled').catch((error: unknown) => {

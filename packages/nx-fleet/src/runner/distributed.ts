@@ -80,6 +80,8 @@ export async function runDistributed(input: DistributedRunInput): Promise<unknow
     restoreEnv();
     wired.restore();
     unwrapHasher();
+    const flaky = cache.flakySummary();
+    if (flaky) reporter.warn(flaky);
     await watcher.stop();
     await relay.close();
     await client.finishExecution(executionId, failed ? 'failed' : 'succeeded').catch((error: unknown) => {

@@ -107,6 +107,36 @@ describe('MainCache', () => {
     expect(staged?.archive && existsSync(staged.archive)).toBe(true);
   });
 
+  it('says a retry happened: a flaky success is warned about and summarised, a failure after a retry says so in its banner', async () => {
+    const ok = archive('flaky-ok', 0, 'PASS\n');
+    const failed = archive('again', 1, 'FAIL marker-123\n');
+    const retried = (agent: string) => ({ retried: 1, failedAttempts: [{ agent, exitCode: 1, log: 'fleet-failure-L0' }] });
+    const views = [
+      view(1, [task('a:test', { status: 'leased', hash: 'h1' }), task('b:e2e', { status: 'leased', hash: 'h2' })]),
+      view(2, [
+        task('a:test', { status: 'succeeded', hash: 'h1', agent: 'agent-2', attempts: 1, ...retried('agent-1') }),
+        task('b:e2e', { status: 'failed', hash: 'h2', agent: 'agent-1', exitCode: 1, attempts: 1, log: 'fleet-failure-L2', ...retried('agent-2') }),
+      ]),
+    ];
+    const client = fakeClient(views, { h1: ok, 'fleet-failure-L2': failed });
+    const watcher = new ExecutionWatcher(client, 'x1', reporter());
+    const replayDir = join(dir, 'replay-retries');
+    const rep = reporter();
+    const cache = new MainCache(client, rep, join(dir, 'tmp'), watcher, replayDir, [
+      { id: 'a:test', hash: 'h1' },
+      { id: 'b:e2e', hash: 'h2' },
+    ]);
+    watchers.push(watcher);
+    watcher.start(views[0]);
+    expect(await cache.get('h1')).not.toBeNull();
+    expect(await cache.get('h2')).toBeNull();
+    expect(rep.warnings).toContain('a:test failed on agent-1 and was retried on agent-2, where it passed: flaky');
+    expect(readStagedReplay(replayDir, 'b:e2e')?.banner).toMatch(
+      /b:e2e failed on agent agent-1 after 2 attempts \(exit code 1\); its log, the last attempt's, follows[\s\S]*retried: b:e2e failed on agent-2 and was retried on agent-1, where it failed again/,
+    );
+    expect(cache.flakySummary()).toBe('flaky tasks (passed only on retry): a:test (1 failed attempt)');
+  });
+
   it('maps a hash it never planned to the task an agent reported it for', async () => {
     const ok = archive('late', 0, 'second\n');
     const views = [

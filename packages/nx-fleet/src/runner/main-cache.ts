@@ -3,6 +3,7 @@ import type { FleetClient } from '../client/fleet-client';
 import { CoordinatorCache } from '../relay/cache-handler';
 import type { Reporter } from '../reporter';
 import { stageReplay, stageSuccess } from '../replay/staging';
+import { describeRetries, flakyTasks } from '../retries';
 import { describeError } from '../util/errors';
 import type { ExecutionWatcher } from './execution-watcher';
 
@@ -47,6 +48,8 @@ export class MainCache extends CoordinatorCache {
     watcher.onTerminal((task) => {
       if (task.status !== 'succeeded') this.staging.set(task.id, this.stageUnsuccessful(task));
       else if (this.distributed.has(task.id)) stageSuccess(this.replayDir, { taskId: task.id, agent: task.agent, hash: task.hash });
+      const retries = describeRetries(task);
+      if (retries && task.status === 'succeeded') this.reporter.warn(`${retries}, where it passed: flaky`);
     });
   }
 
@@ -106,9 +109,13 @@ export class MainCache extends CoordinatorCache {
         const found = task.log ? await this.fetch(task.log) : null;
         const where = task.agent ? `on agent ${task.agent}` : 'on an agent';
         const attempts = task.attempts > 0 ? ` after ${task.attempts + 1} attempts` : '';
+        const retries = describeRetries(task);
         const banner =
           `[fleet] ${task.id} failed ${where}${attempts} (exit code ${task.exitCode ?? 'unknown'})` +
-          (task.message ? `: ${task.message}` : '; its log follows. It is not run again on main.');
+          (task.message
+            ? `: ${task.message}`
+            : `; its log${retries ? ', the last attempt\'s,' : ''} follows. It is not run again on main.`) +
+          (retries ? `\n[fleet] retried: ${retries}, where it failed again` : '');
         this.stage(task, found?.file ?? null, banner);
       } else {
         this.stage(task, null, `[fleet] ${task.id} was ${task.status} by the coordinator${task.message ? `: ${task.message}` : ''}`);
@@ -116,6 +123,13 @@ export class MainCache extends CoordinatorCache {
     } catch (error) {
       this.reporter.warn(`could not prepare the result of ${task.id} for main: ${describeError(error)}`);
     }
+  }
+
+  /** The summary line of the tasks that passed only on a retry, or null when there were none. */
+  flakySummary(): string | null {
+    const flaky = flakyTasks(this.watcher.allTasks());
+    if (flaky.length === 0) return null;
+    return `flaky tasks (passed only on retry): ${flaky.map((t) => `${t.id} (${t.retried} failed attempt${t.retried === 1 ? '' : 's'})`).join(', ')}`;
   }
 
   private stage(task: TaskView, archive: string | null, banner: string): void {
