@@ -82,6 +82,23 @@ describe('lease retries', () => {
   });
 });
 
+describe('a completion repeated after a lost answer', () => {
+  it('gets the first answer again and has no second effect', async () => {
+    await start();
+    const leased = await lease();
+    const first = await complete(leased.task.leaseId, 'agent-1', 0);
+    expect(first).toEqual({ accepted: true, taskStatus: 'succeeded' });
+    const b = await lease();
+    expect(b.task.taskId).toBe('b:build');
+    const again = await complete(leased.task.leaseId, 'agent-1', 0);
+    expect(again).toEqual({ accepted: true, taskStatus: 'succeeded' });
+    expect(leaseRow(leased.task.leaseId)).toMatchObject({ outcome: 'succeeded', late_result_at: null });
+    expect((await run()).agents[0].tasksRun).toBe(1);
+    // b was leased once and is still leased: the repeat readied nothing twice
+    expect(await task('b:build')).toMatchObject({ status: 'leased', attempts: 0 });
+  });
+});
+
 describe('late results', () => {
   it('a result after the task was re-queued is recorded as late and changes nothing', async () => {
     await start({ leaseMs: 10_000 }, {}, [planTask('a:build', [], null)]);

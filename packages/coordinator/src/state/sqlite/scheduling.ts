@@ -165,6 +165,12 @@ export function heartbeatLease(
   });
 }
 
+/** Whether `result` repeats the completion this lease already ended with. */
+function isRepeatedCompletion(lease: LeaseRow, result: LeaseCompletion): boolean {
+  const completed = lease.outcome === 'succeeded' || lease.outcome === 'failed' || lease.outcome === 'retried';
+  return completed && lease.exit_code === result.exitCode;
+}
+
 /** Records a result that came after the coordinator had taken the task back; the first one is kept. */
 function recordLate(sql: Sql, leaseId: string, result: LeaseCompletion, now: number): void {
   sql.run(
@@ -185,14 +191,17 @@ export function completeLease(sql: Sql, leaseId: string, result: LeaseCompletion
     const base = { kind: 'done', executionId: execution.execution_id, runId: execution.run_id } as const;
     const task = liveTask(sql, lease);
     if (task === null) {
-      // late: the task was re-queued, re-leased, timed out or cancelled; this result changes nothing of it
-      recordLate(sql, leaseId, result, now);
       const current = sql.get<TaskRow>(
         'SELECT status FROM tasks WHERE exec_seq = ? AND task_id = ?',
         lease.exec_seq,
         lease.task_id,
       );
-      return { ...base, accepted: false, taskStatus: asTaskStatus(current?.status ?? 'cancelled') };
+      const taskStatus = asTaskStatus(current?.status ?? 'cancelled');
+      // the same completion again (its answer was lost, the client retried): the first one's answer, no second effect
+      if (isRepeatedCompletion(lease, result)) return { ...base, accepted: true, taskStatus };
+      // late: the task was re-queued, re-leased, timed out or cancelled; this result changes nothing of it
+      recordLate(sql, leaseId, result, now);
+      return { ...base, accepted: false, taskStatus };
     }
     // the hash the agent's Nx computed wins: its artifact is stored under it
     const hash = result.hash ?? task.hash;
