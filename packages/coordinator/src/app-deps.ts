@@ -21,6 +21,7 @@ export interface AppDeps {
     | 'runTimeoutMs'
     | 'taskTimeoutMs'
     | 'sweepIntervalMs'
+    | 'noAgentMs'
   >;
   readonly reporter: Reporter;
   /** Runs the sweeper every config.sweepIntervalMs; default: an unref'd setInterval. Tests pass a manual one. */

@@ -4,6 +4,7 @@ import {
   DEFAULT_MAIN_SILENCE_MS,
   DEFAULT_RUN_TIMEOUT_MS,
   DEFAULT_TASK_TIMEOUT_MS,
+  DEFAULT_NO_AGENT_MS,
 } from '@fleet/core';
 import { RUN_LIMITS } from '@fleet/protocol';
 import { silentReporter, type Reporter } from './reporter';
@@ -38,6 +39,8 @@ export interface ServerConfig {
   runTimeoutMs?: number;
   /** Default for runs that set no taskTimeoutMs: 1 h. */
   taskTimeoutMs?: number;
+  /** Ready tasks and no agent heard from for this long fails the run; default 30 000. */
+  noAgentMs?: number;
   /** How often the sweeper runs; default 1000; 0 turns it off (requests still apply the time-outs). */
   sweepIntervalMs?: number;
   reporter?: Reporter;
@@ -55,6 +58,7 @@ const KEYS: ReadonlySet<string> = new Set([
   'leaseRetries',
   'maxAttempts',
   'mainSilenceMs',
+  'noAgentMs',
   'runTimeoutMs',
   'taskTimeoutMs',
   'sweepIntervalMs',
@@ -105,6 +109,7 @@ export function parseServerConfig(input: unknown): ResolvedServerConfig {
     mainSilenceMs: limit('mainSilenceMs', raw['mainSilenceMs'], RUN_LIMITS.mainTimeoutMs, DEFAULT_MAIN_SILENCE_MS),
     runTimeoutMs: limit('runTimeoutMs', raw['runTimeoutMs'], RUN_LIMITS.runTimeoutMs, DEFAULT_RUN_TIMEOUT_MS),
     taskTimeoutMs: limit('taskTimeoutMs', raw['taskTimeoutMs'], RUN_LIMITS.taskTimeoutMs, DEFAULT_TASK_TIMEOUT_MS),
+    noAgentMs: integer('noAgentMs', raw['noAgentMs'], 1_000, 24 * 3_600_000, DEFAULT_NO_AGENT_MS),
     sweepIntervalMs: integer('sweepIntervalMs', raw['sweepIntervalMs'], 0, 60_000, DEFAULT_SWEEP_INTERVAL_MS),
     reporter: reporter(raw['reporter']),
   };

@@ -27,7 +27,7 @@ export async function enforceRun(ctx: RunModelContext, runId: string): Promise<v
   const { state, clock, config, reporter } = deps;
   const changed = new Set(await state.expireLeases(runId, clock.now(), config.leaseRetries));
   const stored = await state.runTimes(runId);
-  const times = stored === null ? null : { ...stored, listeningSince: ctx.startedAt };
+  const times = stored === null ? null : { ...stored, listeningSince: ctx.startedAt, noAgentMs: config.noAgentMs };
   let runChanged = changed.size > 0;
   if (times !== null) {
     for (const fired of firedDeadlines(clock.now(), times)) {

@@ -44,6 +44,9 @@ const complete = (leaseId: string, agentName: string, exitCode: number, extra: R
     .call('POST', `/v1/leases/${leaseId}/complete`, { agentName, hash: null, exitCode, durationMs: 100, ...extra })
     .then((r) => r.json());
 
+/** For tests about main: their joined agent never polls, and "no agent left" is not what they test. */
+const QUIET_AGENTS_OK = { noAgentMs: 24 * 3_600_000 };
+
 const view = (executionId = 'e1'): Promise<any> => h.call('GET', `/v1/executions/${executionId}`).then((r) => r.json());
 const run = (): Promise<any> => h.call('GET', '/v1/runs/r1').then((r) => r.json());
 const task = async (id: string, executionId = 'e1'): Promise<any> => (await view(executionId)).tasks.find((t: any) => t.id === id);
@@ -168,7 +171,7 @@ describe('main job lost', () => {
   });
 
   it('a watch and a hash report count as main\'s contact', async () => {
-    await start({}, {}, [planTask('a:build', [], null)]);
+    await start(QUIET_AGENTS_OK, {}, [planTask('a:build', [], null)]);
     h.clock.advance(29_000);
     expect((await h.call('GET', '/v1/executions/e1?since=-1&waitMs=0')).statusCode).toBe(200);
     h.clock.advance(29_000);
@@ -194,7 +197,7 @@ describe('main job lost', () => {
   });
 
   it('honours the run\'s own mainTimeoutMs, with the request\'s lease as trigger when no sweeper ran', async () => {
-    await start({}, { mainTimeoutMs: 120_000 });
+    await start(QUIET_AGENTS_OK, { mainTimeoutMs: 120_000 });
     expect(await run()).toMatchObject({ mainTimeoutMs: 120_000, runTimeoutMs: 3 * 3600_000, taskTimeoutMs: 3600_000 });
     h.clock.advance(119_999);
     expect(await lease()).toMatchObject({ action: 'run' });
@@ -217,7 +220,7 @@ describe('main job lost', () => {
   });
 
   it('the server default applies to runs that set none', async () => {
-    await start({ mainSilenceMs: 60_000 });
+    await start({ mainSilenceMs: 60_000, ...QUIET_AGENTS_OK });
     expect((await run()).mainTimeoutMs).toBe(60_000);
     h.clock.advance(59_999);
     await h.ticker.tick();
@@ -228,9 +231,43 @@ describe('main job lost', () => {
   });
 });
 
+describe('no agent left (FC-01)', () => {
+  it('a task whose only agent died is re-queued, and the run fails 30 s after the agent was last heard from', async () => {
+    await start({ leaseMs: 10_000, mainSilenceMs: 24 * 3_600_000 }, {}, [planTask('a:test')]);
+    const leased = await lease();
+    expect(leased.action).toBe('run');
+    // the agent dies with its result unsent: the lease expires and the task is ready again, not pending
+    h.clock.advance(10_000);
+    await h.ticker.tick();
+    expect(await task('a:test')).toMatchObject({ status: 'ready', attempts: 1 });
+    h.clock.advance(19_999);
+    await h.ticker.tick();
+    expect((await run()).status).toBe('open');
+    h.clock.advance(1);
+    await h.ticker.tick();
+    const ended = await run();
+    expect(ended).toMatchObject({ status: 'failed' });
+    expect(ended.reason).toBe('no agent left to run the ready tasks: none heard from for 30 s (last: agent-1)');
+    expect(await task('a:test')).toMatchObject({ status: 'cancelled', message: expect.stringContaining('no agent left') });
+  });
+
+  it('a busy agent that renews its lease counts as live while another task waits', async () => {
+    await start({ mainSilenceMs: 24 * 3_600_000 }, {}, [planTask('a:test'), planTask('b:lint')]);
+    const busy = await lease('agent-1');
+    expect(busy.action).toBe('run');
+    for (let i = 0; i < 40; i++) {
+      h.clock.advance(3_000);
+      expect((await h.call('POST', `/v1/leases/${busy.task.leaseId}/heartbeat`, { agentName: 'agent-1' })).statusCode).toBe(204);
+      await h.ticker.tick();
+    }
+    expect((await run()).status).toBe('open');
+    expect((await view()).tasks.map((t: any) => t.status).sort()).toEqual(['leased', 'ready']);
+  });
+});
+
 describe('main\'s run heartbeat', () => {
   it('counts as contact on the running executions and answers the run\'s status', async () => {
-    await start({ leaseMs: 3_600_000 });
+    await start({ leaseMs: 3_600_000, ...QUIET_AGENTS_OK });
     for (let i = 0; i < 4; i++) {
       h.clock.advance(25_000);
       const beat = await h.call('POST', '/v1/runs/r1/heartbeat');

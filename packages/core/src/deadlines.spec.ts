@@ -1,6 +1,7 @@
 import { createFakeClock, type FakeClock } from './clock';
 import {
   DEFAULT_MAIN_SILENCE_MS,
+  DEFAULT_NO_AGENT_MS,
   DEFAULT_RUN_LIMITS,
   DEFAULT_RUN_TIMEOUT_MS,
   DEFAULT_TASK_TIMEOUT_MS,
@@ -166,5 +167,42 @@ describe('task time-out', () => {
     ]);
     clock.advance(10);
     expect(at(clock.now()).map((f) => f.kind === 'task_timeout' && f.taskId)).toEqual(['a:test', 'b:test']);
+  });
+});
+
+describe('no agent left', () => {
+  const agent = (name: string, lastSeenAt: number, exited = false) => ({ name, lastSeenAt, exited });
+
+  it('fires DEFAULT_NO_AGENT_MS after the last agent was heard from while tasks are ready, not 1 ms before', () => {
+    const clock = createFakeClock(T0);
+    const times = run(clock, { agents: [agent('agent-1', T0), agent('agent-2', T0 + 5_000)], readyTasks: 1 });
+    clock.advance(5_000 + DEFAULT_NO_AGENT_MS - 1);
+    expect(firedDeadlines(clock.now(), times)).toEqual([]);
+    clock.advance(1);
+    expect(firedDeadlines(clock.now(), times)).toEqual([
+      { kind: 'no_agent', message: 'no agent left to run the ready tasks: none heard from for 30 s (last: agent-2)' },
+    ]);
+  });
+
+  it('is not judged with nothing ready, with no agent joined yet, or with one live agent', () => {
+    const clock = createFakeClock(T0);
+    clock.advance(10 * DEFAULT_NO_AGENT_MS);
+    const now = clock.now();
+    expect(firedDeadlines(now, run(clock, { agents: [agent('agent-1', T0)], readyTasks: 0 }))).toEqual([]);
+    expect(firedDeadlines(now, run(clock, { agents: [], readyTasks: 3 }))).toEqual([]);
+    expect(firedDeadlines(now, run(clock, { agents: [agent('agent-1', T0), agent('agent-2', now - 1_000)], readyTasks: 3 }))).toEqual([]);
+  });
+
+  it('counts an agent that left as gone at once, and a restart of the coordinator as no one\'s silence', () => {
+    const clock = createFakeClock(T0);
+    clock.advance(DEFAULT_NO_AGENT_MS);
+    const left = run(clock, { agents: [agent('agent-1', T0, true)], readyTasks: 1 });
+    expect(firedDeadlines(clock.now(), left)).toEqual([
+      { kind: 'no_agent', message: 'no agent left to run the ready tasks: none heard from for 30 s (last: agent-1, which left)' },
+    ]);
+    const restarted = { ...left, listeningSince: clock.now() - 1_000 };
+    expect(firedDeadlines(clock.now(), restarted)).toEqual([]);
+    clock.advance(DEFAULT_NO_AGENT_MS - 1_000);
+    expect(firedDeadlines(clock.now(), restarted)).toHaveLength(1);
   });
 });

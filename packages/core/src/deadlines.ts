@@ -12,6 +12,11 @@ const HOUR = 60 * MINUTE;
 export const DEFAULT_RUN_TIMEOUT_MS = 3 * HOUR;
 /** From a lease's start (renewals do not count): one attempt of one task. */
 export const DEFAULT_TASK_TIMEOUT_MS = HOUR;
+/**
+ * Tasks are ready but no agent of the run has been heard from for this long (they were
+ * all lost or left): nothing would ever run them. Longer than an idle agent's long-poll.
+ */
+export const DEFAULT_NO_AGENT_MS = 30 * SECOND;
 /** No heartbeat, watch or report from main for this long while an execution runs. */
 export const DEFAULT_MAIN_SILENCE_MS = 30 * SECOND;
 
@@ -54,11 +59,18 @@ export interface RunTimes {
    * has beaten, main's silence counts between nx commands too.
    */
   readonly mainHeartbeatAt?: number | null;
+  /** The agents that joined the run; `exited` once told to leave. */
+  readonly agents?: readonly { readonly name: string; readonly lastSeenAt: number; readonly exited: boolean }[];
+  /** How many tasks of running executions are ready (waiting for an agent). */
+  readonly readyTasks?: number;
+  /** Default DEFAULT_NO_AGENT_MS. */
+  readonly noAgentMs?: number;
 }
 
 export type FiredDeadline =
   | { readonly kind: 'run_timeout'; readonly message: string }
   | { readonly kind: 'main_silent'; readonly message: string }
+  | { readonly kind: 'no_agent'; readonly message: string }
   | ({ readonly kind: 'task_timeout'; readonly message: string } & LeasedTaskTimes);
 
 /** A limit in words: "3 h", "90 min", "30 s", "1.5 s", "250 ms". */
@@ -93,6 +105,8 @@ export function firedDeadlines(now: number, run: RunTimes): FiredDeadline[] {
       return [{ kind: 'main_silent', message: `main job silent for ${formatLimit(limits.mainSilenceMs)}` }];
     }
   }
+  const noAgent = noAgentLeft(now, run);
+  if (noAgent !== null) return [{ kind: 'no_agent', message: noAgent }];
   const fired: FiredDeadline[] = [];
   for (const task of run.leasedTasks) {
     if (now - task.leasedAt >= limits.taskTimeoutMs) {
@@ -104,4 +118,22 @@ export function firedDeadlines(now: number, run: RunTimes): FiredDeadline[] {
     }
   }
   return fired;
+}
+
+/**
+ * Tasks are ready, agents joined, and none has been heard from for `noAgentMs` (counted
+ * at the earliest from `listeningSince`): every agent was lost or left, so the ready
+ * tasks would wait for ever. Returns the reason, or null. A run no agent has joined yet
+ * is not judged (agents may still be starting; the run time-out bounds that wait).
+ */
+function noAgentLeft(now: number, run: RunTimes): string | null {
+  const agents = run.agents ?? [];
+  if ((run.readyTasks ?? 0) === 0 || agents.length === 0) return null;
+  const limit = run.noAgentMs ?? DEFAULT_NO_AGENT_MS;
+  const live = agents.filter((a) => !a.exited && now - a.lastSeenAt < limit);
+  if (live.length > 0) return null;
+  const lastHeard = Math.max(run.listeningSince ?? 0, ...agents.map((a) => a.lastSeenAt));
+  if (now - lastHeard < limit) return null;
+  const last = agents.reduce((a, b) => (b.lastSeenAt > a.lastSeenAt ? b : a));
+  return `no agent left to run the ready tasks: none heard from for ${formatLimit(limit)} (last: ${last.name}${last.exited ? ', which left' : ''})`;
 }

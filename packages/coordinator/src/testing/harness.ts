@@ -11,6 +11,7 @@ import {
   DEFAULT_MAIN_SILENCE_MS,
   DEFAULT_RUN_TIMEOUT_MS,
   DEFAULT_TASK_TIMEOUT_MS,
+  DEFAULT_NO_AGENT_MS,
   type FakeClock,
 } from '@fleet/core';
 import { createApp } from '../app';
@@ -47,6 +48,7 @@ export interface HarnessOptions {
   mainSilenceMs?: number;
   runTimeoutMs?: number;
   taskTimeoutMs?: number;
+  noAgentMs?: number;
   /** Reuse this data directory (a restart); default: a new temp dir. */
   dir?: string;
   /** Reuse this clock (a restart); default: a new fake clock. */
@@ -114,6 +116,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       mainSilenceMs: options.mainSilenceMs ?? DEFAULT_MAIN_SILENCE_MS,
       runTimeoutMs: options.runTimeoutMs ?? DEFAULT_RUN_TIMEOUT_MS,
       taskTimeoutMs: options.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS,
+      noAgentMs: options.noAgentMs ?? DEFAULT_NO_AGENT_MS,
       sweepIntervalMs: DEFAULT_SWEEP_INTERVAL_MS,
     },
   });

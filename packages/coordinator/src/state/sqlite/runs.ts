@@ -191,6 +191,15 @@ export function runTimes(sql: Sql, runId: string): OpenRunTimes | null {
     runningExecutions,
     leasedTasks,
     mainHeartbeatAt: run.main_heartbeat_at ?? null,
+    agents: sql
+      .all<{ name: string; last_seen_at: number; exited: number }>('SELECT name, last_seen_at, exited FROM agents WHERE run_id = ?', runId)
+      .map((a) => ({ name: a.name, lastSeenAt: a.last_seen_at, exited: a.exited === 1 })),
+    readyTasks:
+      sql.get<{ n: number }>(
+        `SELECT COUNT(*) AS n FROM tasks t JOIN executions e ON e.seq = t.exec_seq
+         WHERE t.run_id = ? AND t.status = 'ready' AND e.status = 'running'`,
+        runId,
+      )?.n ?? 0,
   };
 }
 
