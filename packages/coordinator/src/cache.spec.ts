@@ -41,6 +41,32 @@ describe('cache API', () => {
     expect(readFileSync(blobFile('123')).equals(body)).toBe(true);
   });
 
+  it('a PUT while the same key is still being uploaded is 503 busy (retry), not 409; once the first is dropped, a PUT stores', async () => {
+    const { request } = await import('node:http');
+    const url = new URL(h.url);
+    const body = Buffer.alloc(200 * 1024, 3);
+    // a first upload that sends half its body and stalls
+    const first = request({ host: url.hostname, port: Number(url.port), method: 'PUT', path: '/v1/cache/h-busy', headers: octet(body) });
+    first.on('error', () => undefined);
+    first.write(body.subarray(0, body.length / 2));
+    // the coordinator has begun writing it (a temporary file under blobs/)
+    const writing = (): boolean => existsSync(join(h.dir, 'blobs')) && readdirSync(join(h.dir, 'blobs'), { recursive: true }).length > 0;
+    for (let i = 0; i < 250 && !writing(); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(writing()).toBe(true);
+    const second = await put('h-busy', body);
+    expect(second.statusCode).toBe(503);
+    expect(second.headers['retry-after']).toBe('1');
+    expect(second.json()).toEqual({ code: 'busy', message: expect.stringContaining('is being uploaded') });
+    first.destroy();
+    let third = await put('h-busy', body);
+    for (let i = 0; i < 50 && third.statusCode === 503; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      third = await put('h-busy', body);
+    }
+    expect(third.statusCode).toBe(200);
+    expect((await get('h-busy')).body.equals(body)).toBe(true);
+  });
+
   it('a miss is 404 and GET/PUT need the token', async () => {
     expect((await get('nothing')).statusCode).toBe(404);
     expect((await h.raw({ method: 'GET', path: '/v1/cache/x' })).statusCode).toBe(401);

@@ -61,6 +61,8 @@ export const ERROR_CODES = [
   'payload_too_large',
   'not_owner',
   'run_closed',
+  /** Try again shortly (e.g. the same artifact is being uploaded right now). */
+  'busy',
   'internal',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];

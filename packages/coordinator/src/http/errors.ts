@@ -19,6 +19,8 @@ export function statusForCode(code: ErrorCode): number {
       return 409;
     case 'payload_too_large':
       return 413;
+    case 'busy':
+      return 503;
     case 'internal':
       return 500;
     default: {

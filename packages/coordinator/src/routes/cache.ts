@@ -72,7 +72,15 @@ export function registerCacheRoutes(app: FastifyInstance, ctx: RouteContext): vo
         );
       }
       const expectedSha256 = declaredSha256(request.headers[HEADER_SHA256]);
-      if (uploading.has(key) || (await state.getBlob(key)) !== null) {
+      if (uploading.has(key)) {
+        // not stored yet, and the upload in progress may still fail (a dropped connection): not a 409
+        reply.header('retry-after', '1');
+        return sendError(reply, 503, {
+          code: 'busy',
+          message: `artifact for hash ${request.params.hash} is being uploaded by another request; try again`,
+        });
+      }
+      if ((await state.getBlob(key)) !== null) {
         throw new ConflictError(`artifact for hash ${request.params.hash} already exists; artifacts are immutable`);
       }
       uploading.add(key);
