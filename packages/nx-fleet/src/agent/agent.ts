@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { constants as osConstants, hostname } from 'node:os';
@@ -14,6 +14,7 @@ import { describeError, FleetError } from '../util/errors';
 import { newId } from '../util/ids';
 import { AgentCache, failureLogKey } from './agent-cache';
 import { agentNxEnv } from './nx-env';
+import { processAlive } from '../util/process';
 
 export interface AgentOptions {
   client: FleetClient;
@@ -291,6 +292,7 @@ function startNx(
   const env = agentNxEnv({ base: process.env, workspaceRoot: options.workspaceRoot, slot, cacheUrl, secret, agentName: options.name });
   let child: ReturnType<typeof spawn> | undefined;
   let killTimer: NodeJS.Timeout | undefined;
+  let tree: number[] = [];
   const done = new Promise<{ exitCode: number; captured: string }>((resolve, reject) => {
     child = spawn(process.execPath, [options.nxBin, 'run', target, '--outputStyle=stream'], {
       cwd: options.workspaceRoot,
@@ -306,7 +308,8 @@ function startNx(
     child.stderr?.on('data', onData);
     child.on('error', reject);
     child.on('close', (code, signal) => {
-      clearTimeout(killTimer);
+      // a stopped task's tree is killed at the grace time unless all of it has gone already
+      if (tree.every((pid) => !processAlive(pid))) clearTimeout(killTimer);
       if (code === null) captured += `[fleet] nx was killed by ${signal ?? 'an unknown signal'} on agent ${options.name}\n`;
       resolve({ exitCode: code ?? 128 + signalNumber(signal), captured });
     });
@@ -314,13 +317,66 @@ function startNx(
   return {
     done,
     kill: () => {
-      // Nx passes SIGTERM on to the task's processes; what is still there after the grace time is killed
-      if (!child || child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      killTimer = setTimeout(() => child?.kill('SIGKILL'), KILL_GRACE_MS);
+      if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;
+      // The whole tree, not only Nx: Nx 19.8 does not end on SIGTERM while a run-commands task
+      // runs, and a task's own children (`sleep`, a server) outlive their shell. Whatever is left
+      // after the grace time is killed, also once Nx itself has gone.
+      tree = [child.pid, ...descendantsOf(child.pid, processTable())];
+      signalAll(tree, 'SIGTERM');
+      killTimer = setTimeout(() => {
+        const alive = child?.pid && child.exitCode === null && child.signalCode === null;
+        const later = alive ? descendantsOf(child!.pid!, processTable()) : [];
+        signalAll([...new Set([...tree, ...later])], 'SIGKILL');
+      }, KILL_GRACE_MS);
       killTimer.unref();
     },
   };
+}
+
+/** Every descendant of `root` in a process table of [pid, ppid] rows, nearest first. */
+export function descendantsOf(root: number, table: ReadonlyArray<readonly [number, number]>): number[] {
+  const children = new Map<number, number[]>();
+  for (const [pid, ppid] of table) {
+    if (pid === ppid) continue;
+    const list = children.get(ppid) ?? [];
+    list.push(pid);
+    children.set(ppid, list);
+  }
+  const found: number[] = [];
+  const seen = new Set<number>([root]);
+  const queue = [root];
+  for (let i = 0; i < queue.length && found.length < 10_000; i++) {
+    for (const pid of children.get(queue[i]) ?? []) {
+      if (seen.has(pid)) continue;
+      seen.add(pid);
+      found.push(pid);
+      queue.push(pid);
+    }
+  }
+  return found;
+}
+
+/** [pid, ppid] of every process (POSIX `ps`); empty where there is none (Windows), so only Nx is signalled. */
+export function processTable(): Array<[number, number]> {
+  try {
+    const out = execFileSync('ps', ['-A', '-o', 'pid=,ppid='], { encoding: 'utf8', timeout: 5_000, stdio: ['ignore', 'pipe', 'ignore'] });
+    return out
+      .split('\n')
+      .map((line) => line.trim().split(/\s+/).map(Number))
+      .filter((row): row is [number, number] => row.length === 2 && row.every((n) => Number.isInteger(n) && n > 0));
+  } catch {
+    return [];
+  }
+}
+
+function signalAll(pids: readonly number[], signal: NodeJS.Signals): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // already gone
+    }
+  }
 }
 
 /** The shell's convention: a process killed by signal N exits 128 + N. */
