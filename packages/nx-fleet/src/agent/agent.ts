@@ -277,7 +277,9 @@ async function runLeasedTask(
   });
   reporter.info(
     `${task.taskId} ${exitCode === 0 ? 'succeeded' : `failed (exit ${exitCode})`} in ${(durationMs / 1000).toFixed(1)} s` +
-      (result.accepted ? '' : ' — too late: the task was given to another agent, this result is ignored'),
+      (result.accepted
+        ? ''
+        : ' — too late: the coordinator had already taken the task back (lease expired, execution ended, or task timed out); this result is ignored'),
   );
 }
 
