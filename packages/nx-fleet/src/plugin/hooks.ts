@@ -28,7 +28,8 @@ export interface PostTasksContext extends PreTasksContext {
 }
 
 interface HookState {
-  executionId: string;
+  /** Null for a cache-only relay (no run). */
+  executionId: string | null;
   relayPid: number;
   resultFile: string;
 }
@@ -60,9 +61,22 @@ export async function preTasksExecution(options: FleetRunnerOptions | undefined,
   }
   if (!config) return;
   if (!marker) {
-    // a laptop or a job without a run: the coordinator is an ordinary remote cache
-    process.env.NX_SELF_HOSTED_REMOTE_CACHE_SERVER = config.url;
-    process.env.NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN = config.token;
+    // a laptop or a job without a run: the coordinator is an ordinary remote cache, behind a
+    // relay as in a run (failures never served, bounded retries, a store that fails is a warning)
+    const dir = join(fleetDir(root), 'relays', newId('cache'));
+    mkdirSync(dir, { recursive: true });
+    let relay: { url: string; secret: string; pid: number };
+    try {
+      relay = await startRelayProcess(root, dir, null, [], config);
+    } catch (error) {
+      reporter.warn(`remote cache through ${config.url} is off for this command: ${describeError(error)}`);
+      rmSync(dir, { recursive: true, force: true });
+      return;
+    }
+    mkdirSync(join(fleetDir(root), 'hooks'), { recursive: true });
+    writeFileSync(hookFile(root, context.id), JSON.stringify({ executionId: null, relayPid: relay.pid, resultFile: join(dir, 'result.json') }));
+    process.env.NX_SELF_HOSTED_REMOTE_CACHE_SERVER = relay.url;
+    process.env.NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN = relay.secret;
     return;
   }
   const client = new FleetClient(config);
@@ -98,8 +112,10 @@ export async function postTasksExecution(_options: FleetRunnerOptions | undefine
   const file = hookFile(context.workspaceRoot, context.id);
   if (!existsSync(file)) return;
   const state = JSON.parse(readFileSync(file, 'utf8')) as HookState;
-  const failed = Object.values(context.taskResults ?? {}).some((r) => r.status === 'failure' || r.status === 'skipped');
-  writeFileSync(state.resultFile, JSON.stringify({ status: failed ? 'failed' : 'succeeded' }));
+  if (state.executionId !== null) {
+    const failed = Object.values(context.taskResults ?? {}).some((r) => r.status === 'failure' || r.status === 'skipped');
+    writeFileSync(state.resultFile, JSON.stringify({ status: failed ? 'failed' : 'succeeded' }));
+  }
   try {
     process.kill(state.relayPid, 'SIGTERM');
   } catch {
@@ -114,7 +130,7 @@ export async function postTasksExecution(_options: FleetRunnerOptions | undefine
 async function startRelayProcess(
   root: string,
   dir: string,
-  executionId: string,
+  executionId: string | null,
   plan: Array<{ id: string; hash: string | null }>,
   config: ClientConfig,
 ): Promise<{ url: string; secret: string; pid: number }> {
@@ -124,7 +140,17 @@ async function startRelayProcess(
   const log = openSync(join(dir, 'relay.log'), 'a');
   const child = spawn(
     process.execPath,
-    [CLI_SCRIPT, 'internal-relay', '--execution-id', executionId, '--dir', dir, '--workspace', root, '--parent-pid', String(process.ppid)],
+    [
+      CLI_SCRIPT,
+      'internal-relay',
+      ...(executionId ? ['--execution-id', executionId] : []),
+      '--dir',
+      dir,
+      '--workspace',
+      root,
+      '--parent-pid',
+      String(process.ppid),
+    ],
     // stderr is the Nx command's own (through the plugin worker), so progress lines reach the CI log
     { detached: true, stdio: ['ignore', log, 'inherit'], env: { ...process.env, FLEET_URL: config.url, FLEET_TOKEN: config.token } },
   );

@@ -1,11 +1,13 @@
 import type { CommandModule } from 'yargs';
 import { FleetClient } from '../../client/fleet-client';
 import { requireClientConfig } from '../../config';
+import { runCacheSidecar } from '../../relay/cache-sidecar';
 import { runSidecar } from '../../relay/sidecar';
 import { streamReporter } from '../../reporter';
 
 interface Args {
-  'execution-id': string;
+  /** Absent: a cache-only relay (Nx 21+ outside a run). */
+  'execution-id'?: string;
   dir: string;
   workspace: string;
   'parent-pid': number;
@@ -17,20 +19,25 @@ export const internalRelay: CommandModule<object, Args> = {
   describe: false,
   builder: (y) =>
     y
-      .option('execution-id', { type: 'string', demandOption: true })
+      .option('execution-id', { type: 'string' })
       .option('dir', { type: 'string', demandOption: true })
       .option('workspace', { type: 'string', demandOption: true })
       .option('parent-pid', { type: 'number', default: 0 }) as never,
   handler: async (args) => {
     const reporter = streamReporter(process.stderr, { verbose: process.env.FLEET_VERBOSE === 'true' });
     const config = requireClientConfig(process.env, {});
+    const parentPid = args['parent-pid'] > 1 ? args['parent-pid'] : null;
+    if (!args['execution-id']) {
+      await runCacheSidecar({ client: new FleetClient(config), reporter, dir: args.dir, workspaceRoot: args.workspace, parentPid, maxLifeMs: 6 * 3600_000 });
+      return;
+    }
     await runSidecar({
       client: new FleetClient(config),
       reporter,
       executionId: args['execution-id'],
       dir: args.dir,
       workspaceRoot: args.workspace,
-      parentPid: args['parent-pid'] > 1 ? args['parent-pid'] : null,
+      parentPid,
       maxLifeMs: 6 * 3600_000,
     });
   },
