@@ -41,6 +41,7 @@ export interface RunApiView {
   status: string;
   reason: string | null;
   failedTasks: string[];
+  taskTimeoutMs: number;
   agents: Array<{ name: string; exited: boolean }>;
   executions: Array<{ executionId: string; command: string; status: string }>;
 }
@@ -60,6 +61,14 @@ export async function onlyExecution(coordinator: Coordinator, runId: string): Pr
   const run = await runView(coordinator, runId);
   if (run.executions.length !== 1) throw new Error(`run ${runId} has ${run.executions.length} executions, expected 1: ${JSON.stringify(run.executions)}`);
   return executionView(coordinator, run.executions[0].executionId);
+}
+
+/** The run's execution of the command that contains `command` (fails the test when there is not exactly one). */
+export async function executionOfCommand(coordinator: Coordinator, runId: string, command: string): Promise<ExecutionApiView> {
+  const run = await runView(coordinator, runId);
+  const matching = run.executions.filter((e) => e.command.includes(command));
+  if (matching.length !== 1) throw new Error(`run ${runId} has ${matching.length} executions of "${command}", expected 1: ${JSON.stringify(run.executions)}`);
+  return executionView(coordinator, matching[0].executionId);
 }
 
 /**
