@@ -9,18 +9,14 @@
  *    the coordinator's and the agent's peak memory (VmHWM) stay far below the artifact's size, and the
  *    restored file has the same sha256. Over a configured limit (1 MB here), the agent warns naming the hash
  *    and the limit and the task still succeeds.
- * The limit needs a coordinator of its own: `nx-fleet serve` has no flag for maxArtifactBytes (checked in
- * packages/nx-fleet/src/cli/commands/serve.ts), so that one is started with startServer({ maxArtifactBytes })
- * of the built coordinator, in a process of its own.
+ * The limit needs a coordinator of its own: `nx-fleet serve --max-artifact-mb 1` (the flag's name in
+ * packages/nx-fleet/src/cli/commands/serve.ts).
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { cleanupAll, startProcess, waitForHttp } from '../support/processes';
-import { isolatedEnv } from '../support/env';
+import { cleanupAll } from '../support/processes';
 import { handmadeWorkspaceTemplate, type ProjectSpec } from '../support/workspaces';
-import { REPO_ROOT, fleetCli, fleetEnv, fleetWorkspaces, newRunId, nx, startAgent, startCoordinator, tasksRunBy, waitForAgents, type Coordinator } from '../fleet/cluster';
+import { fleetCli, fleetEnv, fleetWorkspaces, newRunId, nx, startAgent, startCoordinator, tasksRunBy, waitForAgents, type Coordinator } from '../fleet/cluster';
 import { customProjects, distributedRun, linesMatching, logFlags, newestNxVersion, sha256File, startFaultProxy, storedArtifacts, within } from './field-support';
 
 jest.setTimeout(8 * 60_000);
@@ -142,7 +138,7 @@ describe(`large artifact field cases, Nx ${version}`, () => {
 
   it('FC-16: over the coordinator’s artifact limit, the agent warns naming the hash and the limit, and the task still succeeds', async () => {
     const limit = 1 * MB;
-    const limited = await startLimitedCoordinator(limit);
+    const limited = await startCoordinator({ extraArgs: ['--max-artifact-mb', '1'] });
     const run = await distributedRun(limited, template, version, ['run', 'a:build'], { agents: 1, prepare: customProjects(projects(3)) });
     expect(run.main).toExitWith(0);
     expect(run.main.stdout).toContain('built-a 3 MB');
@@ -154,22 +150,3 @@ describe(`large artifact field cases, Nx ${version}`, () => {
     expect(statSync(join(run.ws.main, 'dist/a/app')).size).toBe(3 * MB);
   });
 });
-
-/** A coordinator with `maxArtifactBytes`, from the built package (serve has no flag for it). */
-async function startLimitedCoordinator(maxArtifactBytes: number): Promise<Coordinator> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'fleet-e2e-coordinator-limited-'));
-  const token = randomBytes(16).toString('hex');
-  const script =
-    `require(${JSON.stringify(join(REPO_ROOT, 'packages/coordinator'))}).startServer({ port: 0, dataDir: ${JSON.stringify(dataDir)}, ` +
-    `token: process.env.FLEET_TOKEN, maxArtifactBytes: ${maxArtifactBytes} })` +
-    `.then((s) => console.log('Fleet coordinator listening on ' + s.url), (e) => { console.error(e); process.exit(1); });`;
-  const proc = startProcess('coordinator-limited', process.execPath, ['-e', script], {
-    cwd: dataDir,
-    env: isolatedEnv(dataDir, { FLEET_TOKEN: token }),
-    logFile: join(dataDir, 'coordinator.log'),
-  });
-  const out = await proc.waitForOutput(/listening on (http:\/\/127\.0\.0\.1:\d+)/, { timeoutMs: 30_000 });
-  const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)![1];
-  await waitForHttp(`${url}/healthz`, { timeoutMs: 30_000, process: proc });
-  return { url, token, dataDir, process: proc };
-}
