@@ -2,7 +2,8 @@
  * Field cases about output files restored on main (see docs/field-cases.md), on the newest Nx of
  * e2eNxVersions(), one coordinator, one workspace shape:
  *  - FC-13 archive entry names: the artifact an agent stores has no `\` in any entry name and restores on
- *    main; an archive made on Windows (entry names with `\`) is never a hit that writes no file.
+ *    main; an archive made on Windows (entry names with `\`) is never a hit that writes no file, in a run
+ *    and with the coordinator as a plain remote cache.
  *  - FC-14 file modes: 755 and 644 come back as they were, bin.sh runs, setuid/setgid/sticky never do.
  *  - FC-17 partially deleted outputs: 49 files, `rm -rf` of a sub-folder, rerun: all 49 back and equal.
  */
@@ -159,6 +160,33 @@ describe(`output field cases, Nx ${version}`, () => {
     expect(existsSync(join(run.ws.main, 'dist/a/data.txt'))).toBe(true);
   });
 
+  it('FC-13 remote cache: an artifact archived on Windows is never a hit that restores no file (coordinator as plain remote cache)', async () => {
+    const { main } = await fleetWorkspaces(template, coordinator, 0, customProjects(PROJECTS, salt('a')));
+    const probe = await copyWorkspace(main);
+    const local = await nx(probe, fleetEnv(probe, coordinator, { runId: 'unused', extra: { FLEET_TOKEN: undefined, FLEET_RUN_ID: undefined } }), ['run', 'a:build']);
+    expect(local).toExitWith(0);
+    const [hash] = localCacheHashes(join(probe, '.nx/cache'));
+    const stage = mkdtempSync(join(tmpdir(), 'fleet-fc13-'));
+    writeFileSync(join(stage, 'terminalOutput'), 'built-a (on windows)\n');
+    writeFileSync(join(stage, 'code'), Buffer.alloc(4));
+    const names = ['dist\\a\\sub\\index.js', 'dist\\a\\data.txt'];
+    for (const name of names) writeFileSync(join(stage, name), 'x\n');
+    const archive = join(stage, 'artifact.tar.gz');
+    execFileSync('tar', ['--no-unquote', '-czf', archive, '-C', stage, 'terminalOutput', 'code', ...names]);
+    const put = await fetch(`${coordinator.url}/v1/cache/${hash}`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${coordinator.token}`, 'content-type': 'application/octet-stream' },
+      body: readFileSync(archive),
+    });
+    expect(put.status).toBe(200);
+    const result = await nx(main, fleetEnv(main, coordinator, { runId: 'unused', extra: { FLEET_RUN_ID: undefined } }), ['run', 'a:build', ...logFlags(version)]);
+    expect(result).toExitWith(0);
+    expect(result.output).toContain(`cache entry ${hash} was archived with Windows path separators`);
+    expect(result.stdout).toContain('built-a');
+    expect(readdirSync(main).filter((name) => name.includes('\\'))).toEqual([]);
+    expect(existsSync(join(main, 'dist/a/sub/index.js'))).toBe(true);
+  });
+
   it('FC-17: after rm -rf of a sub-folder of 49 outputs, the rerun is a cache hit that brings all 49 back', async () => {
     const run = await distributedRun(coordinator, template, version, ['run', 'a:many'], { agents: 1, prepare: customProjects(PROJECTS) });
     expect(run.main).toExitWith(0);
@@ -177,47 +205,3 @@ describe(`output field cases, Nx ${version}`, () => {
     expect(digestTree(join(run.ws.main, 'dist/many'))).toEqual(want);
   });
 });
-
-/**
- * FC-13 on Nx 21+ outside a run (a laptop, or CI without start-ci-run): the plugin points Nx's own HTTP
- * cache client straight at the coordinator, so Fleet's relay never sees the archive. Nx (24.0.6) restores an
- * entry named `dist\\a\\sub\\index.js` as a hit and writes none of the outputs. Fixing it needs the coordinator
- * to check entry names on PUT or GET (packages/coordinator/src/routes/cache.ts would have to parse the gzip
- * tar stream; the coordinator has no tar dependency today) or the plugin to route laptops through a relay
- * (packages/nx-fleet/src/plugin/hooks.ts preTasksExecution); both are outside this change.
- */
-if (process.env.FLEET_E2E_KNOWN_GAPS === '1') {
-  describe(`known gaps: outputs, Nx ${version}`, () => {
-    let coordinator: Coordinator;
-    let template: string;
-    beforeAll(async () => {
-      template = await handmadeWorkspaceTemplate(version);
-      coordinator = await startCoordinator();
-    });
-    afterAll(() => cleanupAll());
-
-    it('FC-13 remote cache: an artifact archived on Windows is never a hit that restores no file (coordinator as plain remote cache)', async () => {
-      const { main } = await fleetWorkspaces(template, coordinator, 0, customProjects(PROJECTS, salt('a')));
-      const probe = await copyWorkspace(main);
-      const local = await nx(probe, fleetEnv(probe, coordinator, { runId: 'unused', extra: { FLEET_TOKEN: undefined, FLEET_RUN_ID: undefined } }), ['run', 'a:build']);
-      expect(local).toExitWith(0);
-      const [hash] = localCacheHashes(join(probe, '.nx/cache'));
-      const stage = mkdtempSync(join(tmpdir(), 'fleet-fc13-'));
-      writeFileSync(join(stage, 'terminalOutput'), 'built-a (on windows)\n');
-      writeFileSync(join(stage, 'code'), Buffer.alloc(4));
-      const names = ['dist\\a\\sub\\index.js', 'dist\\a\\data.txt'];
-      for (const name of names) writeFileSync(join(stage, name), 'x\n');
-      const archive = join(stage, 'artifact.tar.gz');
-      execFileSync('tar', ['--no-unquote', '-czf', archive, '-C', stage, 'terminalOutput', 'code', ...names]);
-      const put = await fetch(`${coordinator.url}/v1/cache/${hash}`, {
-        method: 'PUT',
-        headers: { authorization: `Bearer ${coordinator.token}`, 'content-type': 'application/octet-stream' },
-        body: readFileSync(archive),
-      });
-      expect(put.status).toBe(200);
-      const result = await nx(main, fleetEnv(main, coordinator, { runId: 'unused', extra: { FLEET_RUN_ID: undefined } }), ['run', 'a:build', ...logFlags(version)]);
-      expect(result).toExitWith(0);
-      expect(existsSync(join(main, 'dist/a/sub/index.js'))).toBe(true);
-    });
-  });
-}
