@@ -16,7 +16,7 @@ import { cleanupAll, startProcess, type ManagedProcess } from '../support/proces
 import { handmadeWorkspaceTemplate, type NxVersion, type ProjectSpec } from '../support/workspaces';
 import { fleetCli, fleetEnv, fleetWorkspaces, newRunId, nx, startAgent, startCoordinator, tasksRunBy, waitForAgents, type Coordinator } from '../fleet/cluster';
 import { customProjects, logFlags, newestNxVersion, within } from '../field-cases/field-support';
-import { executionView, leaseOutcomes, onlyExecution, pidFromFile, runView, timeOfOutput, waitForPidGone } from '../fleet/run-control-support';
+import { executionView, leaseOutcomes, onlyExecution, pidFromFile, runView, stopHeartbeats, timeOfOutput, trackHeartbeat, waitForPidGone } from '../fleet/run-control-support';
 import { waitFor } from './chaos-cluster';
 
 jest.setTimeout(5 * 60_000);
@@ -66,12 +66,16 @@ describe.each(frontDoors)('chaos: SIGTERM to main mid-run, Nx %s', (version) => 
     template = await handmadeWorkspaceTemplate(version);
     coordinator = await startCoordinator();
   });
-  afterAll(() => cleanupAll());
+  afterAll(async () => {
+    stopHeartbeats();
+    await cleanupAll();
+  });
 
   it(`the execution is cancelled, the agent stops the ${TASK_SECONDS} s task within ${STOP_BOUND_MS / 1000} s, main exits non-zero`, async () => {
     const runId = newRunId(`sig-main-${version}`);
     const ws = await fleetWorkspaces(template, coordinator, 1, sleeperWorkspace(TASK_SECONDS, runId));
     const env = fleetEnv(ws.main, coordinator, { runId });
+    trackHeartbeat(ws.main);
     expect(await fleetCli(ws.main, env, ['start-ci-run', '--agents', '1'])).toExitWith(0);
     const agent = startAgent(ws.agents[0], coordinator, runId, 'agent-1', ['--parallel', '1']);
     await waitForAgents(coordinator, runId, 1);
@@ -126,13 +130,17 @@ describe(`chaos: SIGTERM to an agent mid-task, Nx ${newest}`, () => {
     template = await handmadeWorkspaceTemplate(newest);
     coordinator = await startCoordinator();
   });
-  afterAll(() => cleanupAll());
+  afterAll(async () => {
+    stopHeartbeats();
+    await cleanupAll();
+  });
 
   it('the agent exits 143 handing its lease back, the other agent starts the task within 5 s, not counted as a loss', async () => {
     const runId = newRunId('sig-agent');
     const salt = randomBytes(6).toString('hex');
     const ws = await fleetWorkspaces(template, coordinator, 2, sleeperWorkspace(6, salt));
     const env = fleetEnv(ws.main, coordinator, { runId });
+    trackHeartbeat(ws.main);
     expect(await fleetCli(ws.main, env, ['start-ci-run', '--agents', '2'])).toExitWith(0);
     const agents = ws.agents.map((dir, i) => startAgent(dir, coordinator, runId, `agent-${i + 1}`, ['--parallel', '1']));
     await waitForAgents(coordinator, runId, 2);

@@ -134,3 +134,26 @@ function isZombie(pid: number): boolean {
     return false;
   }
 }
+
+const mains = new Set<string>();
+
+/** Remembers a main workspace whose start-ci-run left a heartbeat process (see stopHeartbeats). */
+export function trackHeartbeat(mainWorkspace: string): void {
+  mains.add(mainWorkspace);
+}
+
+/**
+ * Ends the heartbeat processes of the tracked main workspaces that are still there (a test that failed
+ * before stop-all-agents): detached, they are outside cleanupAll's process groups. Call from afterAll.
+ */
+export function stopHeartbeats(): void {
+  for (const ws of mains) {
+    try {
+      const marker = JSON.parse(readFileSync(join(ws, '.fleet', 'ci-run.json'), 'utf8')) as { heartbeatPid?: number };
+      if (marker.heartbeatPid && pidAlive(marker.heartbeatPid)) process.kill(marker.heartbeatPid, 'SIGTERM');
+    } catch {
+      // no marker (stop-all-agents removed it) or already gone
+    }
+  }
+  mains.clear();
+}

@@ -12,7 +12,7 @@ import { cleanupAll, type ManagedProcess } from '../support/processes';
 import { handmadeWorkspaceTemplate, type ProjectSpec } from '../support/workspaces';
 import { customProjects, logFlags, newestNxVersion, within } from '../field-cases/field-support';
 import { fleetCli, fleetEnv, fleetWorkspaces, newRunId, nx, startAgent, startCoordinator, tasksRunBy, waitForAgents, type Coordinator } from './cluster';
-import { executionOfCommand, onlyExecution, pidFromFile, runView, waitForPidGone } from './run-control-support';
+import { executionOfCommand, onlyExecution, pidFromFile, runView, stopHeartbeats, trackHeartbeat, waitForPidGone } from './run-control-support';
 
 jest.setTimeout(5 * 60_000);
 
@@ -26,7 +26,10 @@ describe(`run control, Nx ${version}`, () => {
     template = await handmadeWorkspaceTemplate(version);
     coordinator = await startCoordinator();
   });
-  afterAll(() => cleanupAll());
+  afterAll(async () => {
+    stopHeartbeats();
+    await cleanupAll();
+  });
 
   /** Workspaces with `projects` (each salted: no hash of an earlier test), start-ci-run and `agents` agents. */
   async function openRun(projects: Record<string, ProjectSpec>, options: { agents: number; startFlags: string[] }) {
@@ -37,6 +40,7 @@ describe(`run control, Nx ${version}`, () => {
     });
     const ws = await fleetWorkspaces(template, coordinator, options.agents, prepare);
     const env = fleetEnv(ws.main, coordinator, { runId });
+    trackHeartbeat(ws.main);
     expect(await fleetCli(ws.main, env, ['start-ci-run', '--agents', String(options.agents), ...options.startFlags])).toExitWith(0);
     const agents = ws.agents.map((dir, i) => startAgent(dir, coordinator, runId, `agent-${i + 1}`, ['--parallel', '1']));
     await waitForAgents(coordinator, runId, options.agents);
