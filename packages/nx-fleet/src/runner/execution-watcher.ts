@@ -59,6 +59,11 @@ export class ExecutionWatcher {
     return this.failure;
   }
 
+  /** True once stop() was called: nothing will change any more. */
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
   /** Called once for each task as it becomes terminal. */
   onTerminal(listener: (task: TaskView) => void): void {
     this.terminalListeners.push(listener);

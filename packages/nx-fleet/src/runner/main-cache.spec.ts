@@ -137,6 +137,20 @@ describe('MainCache', () => {
     expect(cache.flakySummary()).toBe('flaky tasks (passed only on retry): a:test (1 failed attempt)');
   });
 
+  it('answers a miss at once for a hash no task has when the watch is stopped, instead of waiting on it for ever', async () => {
+    const views = [view(1, [task('a:build', { status: 'leased' })])];
+    const client = fakeClient(views, {});
+    const watcher = new ExecutionWatcher(client, 'x1', reporter());
+    const cache = new MainCache(client, reporter(), join(dir, 'tmp'), watcher, join(dir, 'replay-stopped'), [{ id: 'a:build', hash: null }], {
+      resolveUnknownHashes: true,
+    });
+    watcher.start(views[0]);
+    await watcher.stop();
+    const started = Date.now();
+    expect(await cache.get('never-reported')).toBeNull();
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
   it('maps a hash it never planned to the task an agent reported it for', async () => {
     const ok = archive('late', 0, 'second\n');
     const views = [

@@ -98,7 +98,8 @@ export class MainCache extends CoordinatorCache {
         this.taskOfHash.set(hash, match.id);
         return match.id;
       }
-      if (this.watcher.failed || tasks.every((t) => TERMINAL_TASK_STATUSES.has(t.status))) return undefined;
+      // a stopped or failed watch will not change again: waiting on it would spin for ever
+      if (this.watcher.failed || this.watcher.isStopped || tasks.every((t) => TERMINAL_TASK_STATUSES.has(t.status))) return undefined;
       await this.watcher.nextChange();
     }
   }
