@@ -61,4 +61,35 @@ describe('cache relay', () => {
     expect(odd.statusCode).toBe(404);
     await odd.body.dump();
   });
+
+  it('warns when answering fails, but not when Nx is gone or the relay closes under an answer', async () => {
+    const warnings: string[] = [];
+    const reporter = { ...silentReporter, warn: (m: string) => void warnings.push(m) };
+    let release: () => void = () => undefined;
+    let called: () => void = () => undefined;
+    const held = new Promise<void>((r) => (called = r));
+    const slow: RelayHandler = {
+      async get(hash) {
+        if (hash === 'boom') throw new Error('boom');
+        called();
+        await new Promise<void>((r) => (release = r));
+        return { file: blob, temporary: false };
+      },
+      async put() {},
+    };
+    const other = await startRelay(slow, { tmpDir: join(dir, 'tmp2'), reporter });
+    const headers = { authorization: `Bearer ${other.secret}` };
+    const failed = await request(`${other.url}/v1/cache/boom`, { headers });
+    expect(failed.statusCode).toBe(404);
+    await failed.body.dump();
+    expect(warnings).toEqual([expect.stringContaining('boom')]);
+    const pending = request(`${other.url}/v1/cache/333`, { headers }).catch((error: unknown) => error);
+    await held;
+    await other.close();
+    release();
+    await pending;
+    await new Promise((r) => setTimeout(r, 50));
+    expect(warnings).toHaveLength(1);
+  });
 });
+

@@ -42,9 +42,13 @@ export async function startRelay(handler: RelayHandler, options: { tmpDir: strin
     return got.length === expected.length && timingSafeEqual(got, expected);
   };
 
+  let closing = false;
   const server = createServer((req, res) => {
     void serve(req, res).catch((error: unknown) => {
-      options.reporter.warn(`cache relay: ${req.method} ${req.url} failed: ${describeError(error)}`);
+      // Nx went away in the middle of an answer (or the relay is closing under one): nobody to tell
+      const clientGone = closing || ((error as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE' && req.socket.destroyed);
+      if (clientGone) options.reporter.debug(`cache relay: ${req.method} ${req.url} ended early: ${describeError(error)}`);
+      else options.reporter.warn(`cache relay: ${req.method} ${req.url} failed: ${describeError(error)}`);
       if (!res.headersSent) res.writeHead(404).end();
       else res.destroy();
     });
@@ -112,6 +116,7 @@ export async function startRelay(handler: RelayHandler, options: { tmpDir: strin
     secret,
     close: () =>
       new Promise<void>((resolve) => {
+        closing = true;
         server.closeAllConnections();
         server.close(() => resolve());
       }),
