@@ -10,6 +10,7 @@ import { CoordinatorHttpError } from '../client/http';
 import type { Reporter } from '../reporter';
 import { startRelay, type Relay } from '../relay/relay-server';
 import { fleetDir } from '../run-marker';
+import { formatDuration } from '../util/duration';
 import { describeError, FleetError } from '../util/errors';
 import { newId } from '../util/ids';
 import { AgentCache, failureLogKey } from './agent-cache';
@@ -56,12 +57,6 @@ const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
     }
     signal?.addEventListener('abort', done, { once: true });
   });
-
-export function formatDuration(ms: number): string {
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000} h`;
-  if (ms % 60_000 === 0) return `${ms / 60_000} min`;
-  return `${Math.round(ms / 100) / 10} s`;
-}
 
 /** A task's Nx process that can be stopped with a reason (lease lost, time-out, agent stopping). */
 interface RunningTask {

@@ -1,4 +1,5 @@
 import { RUN_LIMITS, type CreateRunRequest } from '@fleet/protocol';
+import { formatDuration } from '../util/duration';
 
 /** start-ci-run's flags for the run model, as yargs hands them over (unset: undefined). */
 export interface RunModelFlags {
@@ -16,14 +17,6 @@ export type RunModelOptions = Pick<
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** "90m" -> "90 min", for messages. */
-function words(ms: number): string {
-  if (ms >= 2 * 86_400_000 && ms % 86_400_000 === 0) return `${ms / 86_400_000} days`;
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000} h`;
-  if (ms % 60_000 === 0) return `${ms / 60_000} min`;
-  return `${ms / 1000} s`;
-}
-
 /**
  * A duration flag: a number of seconds (`5400`), or a number with a unit (`90s`, `90m`,
  * `3h`, `1d`; also `min`, `ms`), within `range` (ms). The error names the flag and the
@@ -35,7 +28,7 @@ export function parseDurationFlag(flag: string, value: string | number, range: {
   const ms = match ? Math.round(Number(match[1]) * (UNIT_MS[(match[2] ?? 's').toLowerCase()] as number)) : NaN;
   if (!Number.isFinite(ms) || ms < range.min || ms > range.max) {
     throw new Error(
-      `--${flag} must be a duration from ${words(range.min)} to ${words(range.max)} ` +
+      `--${flag} must be a duration from ${formatDuration(range.min)} to ${formatDuration(range.max)} ` +
         `(seconds, or with a unit: 90s, 90m, 3h), got ${JSON.stringify(String(value))}`,
     );
   }

@@ -36,6 +36,12 @@ interface HookState {
 
 const hookFile = (root: string, id: string): string => join(fleetDir(root), 'hooks', `${id.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64)}.json`);
 
+/** What postTasksExecution of the same command needs to find its relay. */
+function saveHookState(root: string, id: string, state: HookState): void {
+  mkdirSync(join(fleetDir(root), 'hooks'), { recursive: true });
+  writeFileSync(hookFile(root, id), JSON.stringify(state));
+}
+
 /**
  * The front door for Nx 21+, where custom tasks runners are gone: an Nx plugin whose
  * `preTasksExecution` hook, inside an active run, submits the command's task graph and
@@ -73,8 +79,7 @@ export async function preTasksExecution(options: FleetRunnerOptions | undefined,
       rmSync(dir, { recursive: true, force: true });
       return;
     }
-    mkdirSync(join(fleetDir(root), 'hooks'), { recursive: true });
-    writeFileSync(hookFile(root, context.id), JSON.stringify({ executionId: null, relayPid: relay.pid, resultFile: join(dir, 'result.json') }));
+    saveHookState(root, context.id, { executionId: null, relayPid: relay.pid, resultFile: join(dir, 'result.json') });
     process.env.NX_SELF_HOSTED_REMOTE_CACHE_SERVER = relay.url;
     process.env.NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN = relay.secret;
     return;
@@ -95,9 +100,7 @@ export async function preTasksExecution(options: FleetRunnerOptions | undefined,
   const dir = join(fleetDir(root), 'relays', executionId);
   mkdirSync(dir, { recursive: true });
   const relayState = await startRelayProcess(root, dir, executionId, plan.distributed, config);
-  const state: HookState = { executionId, relayPid: relayState.pid, resultFile: join(dir, 'result.json') };
-  mkdirSync(join(fleetDir(root), 'hooks'), { recursive: true });
-  writeFileSync(hookFile(root, context.id), JSON.stringify(state));
+  saveHookState(root, context.id, { executionId, relayPid: relayState.pid, resultFile: join(dir, 'result.json') });
   const env = preloadEnv(join(dir, 'replay'));
   // the relay cannot tell which task a hash it never saw belongs to: the task's process can
   env.FLEET_WARN_LOCAL_RERUN = 'true';

@@ -1,11 +1,11 @@
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FleetClient } from '../client/fleet-client';
 import type { Reporter } from '../reporter';
 import { fleetDir } from '../run-marker';
 import { processAlive } from '../util/process';
 import { CoordinatorCache } from './cache-handler';
-import { startRelay } from './relay-server';
+import { startRelay, writeRelayState } from './relay-server';
 
 export interface CacheSidecarOptions {
   client: FleetClient;
@@ -32,9 +32,7 @@ export async function runCacheSidecar(options: CacheSidecarOptions): Promise<voi
   const { dir, reporter } = options;
   const tmpDir = join(fleetDir(options.workspaceRoot), 'tmp');
   const relay = await startRelay(new CoordinatorCache(options.client, reporter, tmpDir), { tmpDir, reporter });
-  const stateFile = join(dir, 'relay.json');
-  writeFileSync(`${stateFile}.tmp`, JSON.stringify({ url: relay.url, secret: relay.secret }));
-  renameSync(`${stateFile}.tmp`, stateFile);
+  writeRelayState(dir, relay);
   const started = Date.now();
   await new Promise<void>((resolve) => {
     const done = (): void => {

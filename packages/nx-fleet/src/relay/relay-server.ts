@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, renameSync, writeFileSync } from 'node:fs';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -121,4 +121,11 @@ export async function startRelay(handler: RelayHandler, options: { tmpDir: strin
         server.close(() => resolve());
       }),
   };
+}
+
+/** Tells the process that started a relay where it listens: `<dir>/relay.json`, written atomically. */
+export function writeRelayState(dir: string, relay: Pick<Relay, 'url' | 'secret'>): void {
+  const file = join(dir, 'relay.json');
+  writeFileSync(`${file}.tmp`, JSON.stringify({ url: relay.url, secret: relay.secret }));
+  renameSync(`${file}.tmp`, file);
 }

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FleetClient } from '../client/fleet-client';
 import type { Reporter } from '../reporter';
@@ -7,7 +7,7 @@ import { ExecutionWatcher } from '../runner/execution-watcher';
 import { MainCache } from '../runner/main-cache';
 import { processAlive } from '../util/process';
 import { describeError } from '../util/errors';
-import { startRelay, type RelayHandler } from './relay-server';
+import { startRelay, writeRelayState, type RelayHandler } from './relay-server';
 
 export interface SidecarOptions {
   client: FleetClient;
@@ -68,9 +68,7 @@ export async function runSidecar(options: SidecarOptions): Promise<void> {
     put: (hash, scope, upload) => cache.put(hash, scope, upload),
   };
   const relay = await startRelay(counted, { tmpDir, reporter });
-  const stateFile = join(dir, 'relay.json');
-  writeFileSync(`${stateFile}.tmp`, JSON.stringify({ url: relay.url, secret: relay.secret }));
-  renameSync(`${stateFile}.tmp`, stateFile);
+  writeRelayState(dir, relay);
 
   let ending: Promise<void> | null = null;
   let timers: NodeJS.Timeout | undefined;
