@@ -6,8 +6,8 @@
 import { join } from 'node:path';
 import { cleanupAll } from '../support/processes';
 import { digestTree } from '../support/tree-digest';
-import { fleetCli, fleetEnv, fleetWorkspaces, newRunId, nx, startAgent, startCoordinator, tasksRunBy, waitForAgents, type Coordinator } from '../fleet/cluster';
-import { ALL_TASKS, BUILD_ALL, chaosBaseline, chaosRepeat, getRun, waitFor, chaosWorkspace, type ChaosBaseline } from './chaos-cluster';
+import { fleetCli, nx, startCoordinator, tasksRunBy, type Coordinator } from '../fleet/cluster';
+import { ALL_TASKS, BUILD_ALL, chaosBaseline, chaosRepeat, getRun, waitFor, openChaosRun, type ChaosBaseline } from './chaos-cluster';
 
 jest.setTimeout(10 * 60_000);
 
@@ -24,12 +24,7 @@ describe('chaos: an agent killed in the middle of a task', () => {
   });
 
   it.each(Array.from({ length: chaosRepeat() }, (_, i) => i + 1))('the task completes on another agent (repetition %i)', async () => {
-    const runId = newRunId('chaos-agent');
-    const ws = await fleetWorkspaces(baseline.template, coordinator, 2, chaosWorkspace(runId));
-    const env = fleetEnv(ws.main, coordinator, { runId });
-    expect(await fleetCli(ws.main, env, ['start-ci-run', '--agents', '2'])).toExitWith(0);
-    const agents = ws.agents.map((dir, i) => startAgent(dir, coordinator, runId, `agent-${i + 1}`, ['--parallel', '2']));
-    await waitForAgents(coordinator, runId, 2);
+    const { runId, ws, env, agents } = await openChaosRun(coordinator, baseline, 'chaos-agent', 2);
     const main = nx(ws.main, env, BUILD_ALL);
 
     // the victim: the first agent to start one of the 3 s middle tasks; kill it 1 s into the task

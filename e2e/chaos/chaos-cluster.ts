@@ -13,7 +13,8 @@ import { isolatedEnv } from '../support/env';
 import type { RunResult } from '../support/processes';
 import { digestTree } from '../support/tree-digest';
 import { e2eNxVersions, handmadeWorkspaceTemplate, writeHandmadeWorkspace, type ProjectSpec } from '../support/workspaces';
-import { fleetWorkspaces, nx, type Coordinator } from '../fleet/cluster';
+import type { ManagedProcess } from '../support/processes';
+import { fleetCli, fleetEnv, fleetWorkspaces, newRunId, nx, startAgent, waitForAgents, type Coordinator } from '../fleet/cluster';
 
 export const P_COUNT = 6;
 export const ALL_TASKS = ['app:build', 'base:build', ...Array.from({ length: P_COUNT }, (_, i) => `p${i + 1}:build`)].sort();
@@ -105,4 +106,31 @@ export async function waitFor<T>(what: string, check: () => T | undefined | Prom
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+export interface ChaosRun {
+  runId: string;
+  ws: { main: string; agents: string[] };
+  /** main's environment for its nx and nx-fleet commands */
+  env: Record<string, string>;
+  agents: ManagedProcess[];
+}
+
+/** A salted chaos workspace, start-ci-run on main, and `count` agents that have joined the run. */
+export async function openChaosRun(
+  coordinator: Coordinator,
+  baseline: ChaosBaseline,
+  label: string,
+  count: number,
+  options: { parallel?: number; agentEnv?: Record<string, string> } = {},
+): Promise<ChaosRun> {
+  const runId = newRunId(label);
+  const ws = await fleetWorkspaces(baseline.template, coordinator, count, chaosWorkspace(runId));
+  const env = fleetEnv(ws.main, coordinator, { runId });
+  expect(await fleetCli(ws.main, env, ['start-ci-run', '--agents', String(count)])).toExitWith(0);
+  const agents = ws.agents.map((dir, i) =>
+    startAgent(dir, coordinator, runId, `agent-${i + 1}`, ['--parallel', String(options.parallel ?? 2)], options.agentEnv ?? {}),
+  );
+  await waitForAgents(coordinator, runId, count);
+  return { runId, ws, env, agents };
 }

@@ -6,8 +6,8 @@
 import { join } from 'node:path';
 import { cleanupAll } from '../support/processes';
 import { digestTree } from '../support/tree-digest';
-import { fleetCli, fleetEnv, fleetWorkspaces, newRunId, nx, startAgent, startCoordinator, tasksRunBy, waitForAgents, type Coordinator } from '../fleet/cluster';
-import { ALL_TASKS, BUILD_ALL, chaosBaseline, chaosRepeat, getRun, waitFor, chaosWorkspace, type ChaosBaseline } from './chaos-cluster';
+import { fleetCli, nx, startCoordinator, tasksRunBy, type Coordinator } from '../fleet/cluster';
+import { ALL_TASKS, BUILD_ALL, chaosBaseline, chaosRepeat, getRun, waitFor, openChaosRun, type ChaosBaseline } from './chaos-cluster';
 
 jest.setTimeout(10 * 60_000);
 
@@ -24,12 +24,7 @@ describe('chaos: the coordinator killed and restarted mid-run', () => {
   });
 
   it.each(Array.from({ length: chaosRepeat() }, (_, i) => i + 1))('the run completes, nothing lost or duplicated (repetition %i)', async () => {
-    const runId = newRunId('chaos-restart');
-    const ws = await fleetWorkspaces(baseline.template, coordinator, 3, chaosWorkspace(runId));
-    const env = fleetEnv(ws.main, coordinator, { runId });
-    expect(await fleetCli(ws.main, env, ['start-ci-run', '--agents', '3'])).toExitWith(0);
-    const agents = ws.agents.map((dir, i) => startAgent(dir, coordinator, runId, `agent-${i + 1}`, ['--parallel', '1']));
-    await waitForAgents(coordinator, runId, 3);
+    const { runId, ws, env, agents } = await openChaosRun(coordinator, baseline, 'chaos-restart', 3, { parallel: 1 });
     const main = nx(ws.main, env, BUILD_ALL);
 
     // kill it once base is done and middle tasks are running on the agents

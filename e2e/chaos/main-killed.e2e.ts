@@ -7,10 +7,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanupAll } from '../support/processes';
-import { fleetCli, fleetEnv, fleetWorkspaces, newRunId, startAgent, startCoordinator, waitForAgents, type Coordinator } from '../fleet/cluster';
+import { fleetCli, startCoordinator, type Coordinator } from '../fleet/cluster';
 import { startProcess } from '../support/processes';
 import { nxBin } from '../support/nx-cli';
-import { BUILD_ALL, chaosBaseline, chaosRepeat, getRun, waitFor, chaosWorkspace, type ChaosBaseline } from './chaos-cluster';
+import { BUILD_ALL, chaosBaseline, chaosRepeat, getRun, waitFor, openChaosRun, type ChaosBaseline } from './chaos-cluster';
 
 jest.setTimeout(10 * 60_000);
 
@@ -35,14 +35,9 @@ describe('chaos: the main job killed mid-run', () => {
   });
 
   it.each(Array.from({ length: chaosRepeat() }, (_, i) => i + 1))('the run fails and the agents exit within 40 s (repetition %i)', async () => {
-    const runId = newRunId('chaos-main');
-    const ws = await fleetWorkspaces(baseline.template, coordinator, 2, chaosWorkspace(runId));
-    const env = fleetEnv(ws.main, coordinator, { runId });
-    expect(await fleetCli(ws.main, env, ['start-ci-run', '--agents', '2'])).toExitWith(0);
+    const { runId, ws, env, agents } = await openChaosRun(coordinator, baseline, 'chaos-main', 2);
     const marker = JSON.parse(readFileSync(join(ws.main, '.fleet', 'ci-run.json'), 'utf8')) as { heartbeatPid?: number };
     expect(marker.heartbeatPid).toBeGreaterThan(1);
-    const agents = ws.agents.map((dir, i) => startAgent(dir, coordinator, runId, `agent-${i + 1}`, ['--parallel', '2']));
-    await waitForAgents(coordinator, runId, 2);
     const main = startProcess('nx main', process.execPath, [nxBin(ws.main), ...BUILD_ALL], { cwd: ws.main, env });
 
     await waitFor('a middle task to start', () => (agents.some((a) => /chaos-start p\d/.test(a.output)) ? true : undefined));

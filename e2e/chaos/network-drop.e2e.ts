@@ -6,8 +6,8 @@
 import { join } from 'node:path';
 import { cleanupAll } from '../support/processes';
 import { digestTree } from '../support/tree-digest';
-import { fleetCli, fleetEnv, fleetWorkspaces, newRunId, nx, startAgent, startCoordinator, tasksRunBy, waitForAgents, type Coordinator } from '../fleet/cluster';
-import { ALL_TASKS, BUILD_ALL, chaosBaseline, chaosRepeat, getRun, waitFor, chaosWorkspace, type ChaosBaseline } from './chaos-cluster';
+import { fleetCli, nx, startCoordinator, tasksRunBy, type Coordinator } from '../fleet/cluster';
+import { ALL_TASKS, BUILD_ALL, chaosBaseline, chaosRepeat, getRun, waitFor, openChaosRun, type ChaosBaseline } from './chaos-cluster';
 import { startFaultProxy, type FaultProxy } from './fault-proxy';
 
 jest.setTimeout(10 * 60_000);
@@ -28,14 +28,7 @@ describe('chaos: the network between agents and coordinator drops for 5 s', () =
   });
 
   it.each(Array.from({ length: chaosRepeat() }, (_, i) => i + 1))('the run completes (repetition %i)', async () => {
-    const runId = newRunId('chaos-net');
-    const ws = await fleetWorkspaces(baseline.template, coordinator, 2, chaosWorkspace(runId));
-    const env = fleetEnv(ws.main, coordinator, { runId });
-    expect(await fleetCli(ws.main, env, ['start-ci-run', '--agents', '2'])).toExitWith(0);
-    const agents = ws.agents.map((dir, i) =>
-      startAgent(dir, coordinator, runId, `agent-${i + 1}`, ['--parallel', '2'], { FLEET_URL: proxy.url }),
-    );
-    await waitForAgents(coordinator, runId, 2);
+    const { runId, ws, env, agents } = await openChaosRun(coordinator, baseline, 'chaos-net', 2, { agentEnv: { FLEET_URL: proxy.url } });
     const main = nx(ws.main, env, BUILD_ALL);
 
     await waitFor('a middle task to start', () => (agents.some((a) => /chaos-start p\d/.test(a.output)) ? true : undefined));

@@ -38,7 +38,7 @@ describe('SQLite schema migrations', () => {
     writeVersion1(file);
     const store = new SqliteStateStore(file);
     try {
-      expect(await store.getRun('old-run', T0)).toMatchObject({
+      expect(await store.getRun('old-run')).toMatchObject({
         runId: 'old-run',
         status: 'open',
         stopAgentsOnFailure: true,
