@@ -3,7 +3,7 @@
  * patterns as bodies. (Added with the coordinator; additive.)
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { Hash, OpaqueId, RunId } from './schemas';
+import { Hash, OpaqueId, RunId, TokenId } from './schemas';
 
 const Strict = { additionalProperties: false } as const;
 
@@ -18,3 +18,6 @@ export type LeaseParams = Static<typeof LeaseParams>;
 
 export const CacheParams = Type.Object({ hash: Hash }, Strict);
 export type CacheParams = Static<typeof CacheParams>;
+
+export const TokenParams = Type.Object({ tokenId: TokenId }, Strict);
+export type TokenParams = Static<typeof TokenParams>;

@@ -63,6 +63,8 @@ export const ERROR_CODES = [
   'run_closed',
   /** Try again shortly (e.g. the same artifact is being uploaded right now). */
   'busy',
+  /** Too many requests from one token: slow down (429, with retry-after). */
+  'rate_limited',
   'internal',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -97,7 +99,8 @@ export const CreateRunRequest = Type.Object(
     runId: RunId,
     agents: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
     stopAgentsOnFailure: Type.Optional(Type.Boolean()),
-    branch: Type.Optional(Type.String({ maxLength: 256 })),
+    /** The branch main builds; its cache writes are scoped to it unless it is trusted. */
+    branch: Type.Optional(Type.String({ minLength: 1, maxLength: 256, pattern: '^[^\\x00-\\x1f\\x7f]+$' })),
     /** A task that fails (exit code not 0) is put back this many times, on another agent when one can take it. Default 0. */
     retries: Type.Optional(Type.Integer({ minimum: 0, maximum: RUN_LIMITS.retries.max })),
     /**
@@ -332,6 +335,58 @@ export type ReleaseLeaseRequest = Static<typeof ReleaseLeaseRequest>;
 
 /** Headers of the artifact routes beyond Nx's own API. */
 export const HEADER_SHA256 = 'x-fleet-sha256';
+/**
+ * The branch a cache request comes from (CI variables, or start-ci-run). Writes from a
+ * trusted branch go to the workspace's shared namespace, others only to their branch's.
+ */
+export const HEADER_BRANCH = 'x-fleet-branch';
+/** Longest branch name accepted (header and CreateRunRequest.branch). */
+export const MAX_BRANCH_LENGTH = 256;
+
+/* ---------------------------------------------------------------- tokens */
+
+/** What a token may do; each scope includes the ones before it. */
+export const TOKEN_SCOPES = ['read-only', 'read-write', 'admin'] as const;
+export type TokenScope = (typeof TOKEN_SCOPES)[number];
+
+/** A workspace: one isolated tenant of a coordinator (its runs, executions, artifacts and tokens). */
+export const WorkspaceName = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' });
+export const DEFAULT_WORKSPACE = 'default';
+export const TokenId = Type.String({ pattern: '^tok_[A-Za-z0-9_-]{8,64}$' });
+
+export const CreateTokenRequest = Type.Object(
+  {
+    scope: Type.Union(TOKEN_SCOPES.map((s) => Type.Literal(s))),
+    /** Default: the creating token's workspace (`default` for the server's token). */
+    workspace: Type.Optional(WorkspaceName),
+    label: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    /**
+     * True: this token's writes never reach the shared namespace, whatever branch it
+     * declares (for jobs that build untrusted code, e.g. pull requests). Default false.
+     */
+    branchScoped: Type.Optional(Type.Boolean()),
+  },
+  Strict,
+);
+export type CreateTokenRequest = Static<typeof CreateTokenRequest>;
+
+export const TokenView = Type.Object({
+  tokenId: TokenId,
+  scope: Type.Union(TOKEN_SCOPES.map((s) => Type.Literal(s))),
+  workspace: WorkspaceName,
+  label: Type.Union([Type.String(), Type.Null()]),
+  branchScoped: Type.Boolean(),
+  createdAt: Type.Integer(),
+  revokedAt: Type.Union([Type.Integer(), Type.Null()]),
+});
+export type TokenView = Static<typeof TokenView>;
+
+/** The only answer that ever holds a token's secret: it is shown once and stored as a hash. */
+export const CreatedToken = Type.Object({ token: Type.String(), view: TokenView });
+export type CreatedToken = Static<typeof CreatedToken>;
+
+export const TokenList = Type.Object({ tokens: Type.Array(TokenView) });
+export type TokenList = Static<typeof TokenList>;
 
 export const ALL_SCHEMAS: Record<string, TSchema> = {
   ErrorBody,
@@ -352,4 +407,8 @@ export const ALL_SCHEMAS: Record<string, TSchema> = {
   ReleaseLeaseRequest,
   CompleteLeaseResponse,
   RunHeartbeatResponse,
+  CreateTokenRequest,
+  TokenView,
+  CreatedToken,
+  TokenList,
 };

@@ -19,6 +19,8 @@ export function statusForCode(code: ErrorCode): number {
       return 409;
     case 'payload_too_large':
       return 413;
+    case 'rate_limited':
+      return 429;
     case 'busy':
       return 503;
     case 'internal':
@@ -42,6 +44,8 @@ function codeForStatus(status: number): ErrorCode {
       return 'conflict';
     case 413:
       return 'payload_too_large';
+    case 429:
+      return 'rate_limited';
     default:
       return status >= 500 ? 'internal' : 'bad_request';
   }
