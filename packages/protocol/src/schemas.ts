@@ -136,6 +136,8 @@ export const RunView = Type.Object({
   completedAt: Type.Union([Type.Integer(), Type.Null()]),
   expectedAgents: Type.Integer(),
   stopAgentsOnFailure: Type.Boolean(),
+  /** The branch of the run (CreateRunRequest.branch); agents' cache writes carry it too. */
+  branch: Type.Optional(Type.Union([Type.String(), Type.Null()])),
   /** Why the run ended, when it was ended by a time-out, main going silent, or stop-all-agents' reason. */
   reason: Type.Union([Type.String(), Type.Null()]),
   retries: Type.Integer(),
