@@ -22,6 +22,9 @@ export interface AppDeps {
     | 'taskTimeoutMs'
     | 'sweepIntervalMs'
     | 'noAgentMs'
+    | 'trustedBranches'
+    | 'rateLimitPerMinute'
+    | 'maxLongPollsPerToken'
   >;
   readonly reporter: Reporter;
   /** Runs the sweeper every config.sweepIntervalMs; default: an unref'd setInterval. Tests pass a manual one. */

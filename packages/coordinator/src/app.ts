@@ -1,6 +1,7 @@
 import fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { AppDeps } from './app-deps';
 import { registerAuth } from './http/auth';
+import { registerRateLimits } from './http/rate-limits';
 import { registerErrorHandling, sendError } from './http/errors';
 import { validatorCompiler } from './http/validation';
 import { registerCacheRoutes } from './routes/cache';
@@ -9,6 +10,8 @@ import { registerExecutionRoutes } from './routes/executions';
 import { registerHealthRoute } from './routes/health';
 import { registerLeaseRoutes } from './routes/leases';
 import { registerRunRoutes } from './routes/runs';
+import { registerTokenRoutes } from './routes/tokens';
+import { registerWorkspaceGuard } from './trust/access';
 import { startSweeper } from './sweeper';
 import { Wakeups } from './wakeups';
 
@@ -30,12 +33,15 @@ export function createApp(deps: AppDeps): FastifyInstance {
   const sweeper = startSweeper(ctx);
   app.setValidatorCompiler(validatorCompiler);
   registerErrorHandling(app, deps.reporter);
-  registerAuth(app, deps.config.token);
+  registerAuth(app, deps.config.token, deps.state);
+  registerWorkspaceGuard(app, deps.state);
+  registerRateLimits(app, deps.config);
   registerHealthRoute(app);
   registerRunRoutes(app, ctx);
   registerExecutionRoutes(app, ctx);
   registerLeaseRoutes(app, ctx);
   registerCacheRoutes(app, ctx);
+  registerTokenRoutes(app, ctx);
   app.addHook('preClose', async () => {
     shutdown.abort();
   });

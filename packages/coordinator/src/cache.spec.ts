@@ -5,10 +5,14 @@ import { createHarness, TEST_TOKEN, type Harness } from './testing/harness';
 
 const auth = { authorization: `Bearer ${TEST_TOKEN}` };
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+// the trusted branch: its artifacts live in the default workspace's shared namespace, blobs/default/
+const main = { 'x-fleet-branch': 'main' };
 const octet = (body: Buffer, extra: Record<string, string> = {}): Record<string, string> => ({
   ...auth,
+  ...main,
   'content-type': 'application/octet-stream',
   'content-length': String(body.length),
+  'x-fleet-sha256': sha(body),
   ...extra,
 });
 
@@ -23,7 +27,8 @@ describe('cache API', () => {
 
   const put = (hash: string, body: Buffer, extra: Record<string, string> = {}): ReturnType<Harness['raw']> =>
     h.raw({ method: 'PUT', path: `/v1/cache/${hash}`, headers: octet(body, extra), body });
-  const get = (hash: string): ReturnType<Harness['raw']> => h.raw({ method: 'GET', path: `/v1/cache/${hash}`, headers: auth });
+  const get = (hash: string): ReturnType<Harness['raw']> =>
+    h.raw({ method: 'GET', path: `/v1/cache/${hash}`, headers: { ...auth, ...main } });
   const blobFile = (hash: string): string => join(h.dir, 'blobs', 'default', hash);
 
   it('round-trips an artifact with its sha256 header; a second PUT is 409', async () => {
@@ -78,7 +83,7 @@ describe('cache API', () => {
     const res = h.raw({
       method: 'PUT',
       path: '/v1/cache/short',
-      headers: { ...auth, 'content-type': 'application/octet-stream', 'content-length': '1000' },
+      headers: { ...octet(Buffer.alloc(1000, 1)) },
       abortAfter: Buffer.alloc(400, 1),
     });
     await res.catch(() => undefined);
@@ -98,6 +103,17 @@ describe('cache API', () => {
     expect(existsSync(blobFile('mismatch'))).toBe(false);
     const bad = await put('mismatch', body, { 'x-fleet-sha256': 'not-hex' });
     expect(bad.statusCode).toBe(400);
+  });
+
+  it('a PUT that does not declare its sha256 is refused and stores nothing', async () => {
+    const body = Buffer.from('undeclared');
+    const headers = octet(body);
+    delete headers['x-fleet-sha256'];
+    const res = await h.raw({ method: 'PUT', path: '/v1/cache/undeclared', headers, body });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toEqual({ code: 'bad_request', message: expect.stringContaining('x-fleet-sha256 is required') });
+    expect((await get('undeclared')).statusCode).toBe(404);
+    expect(existsSync(blobFile('undeclared'))).toBe(false);
   });
 
   it('a PUT without Content-Length is 411', async () => {
@@ -148,7 +164,7 @@ describe('cache API', () => {
     const res = await h.raw({
       method: 'PUT',
       path: '/v1/cache/json',
-      headers: { ...auth, 'content-type': 'application/json', 'content-length': String(body.length) },
+      headers: { ...octet(body), 'content-type': 'application/json' },
       body,
     });
     expect(res.statusCode).toBe(200);

@@ -14,6 +14,12 @@ export const DEFAULT_LEASE_MS = 10_000;
 export const DEFAULT_MAX_ARTIFACT_BYTES = 2 * 1024 ** 3;
 /** How often the sweeper applies leases' expiry and the run model's time-outs. */
 export const DEFAULT_SWEEP_INTERVAL_MS = 1000;
+/** Branches whose writes go to a workspace's shared cache namespace (docs/security.md). */
+export const DEFAULT_TRUSTED_BRANCHES: readonly string[] = ['main', 'master'];
+/** Requests per token per minute; far above what honest CI sends, low enough to stop a runaway client. */
+export const DEFAULT_RATE_LIMIT_PER_MINUTE = 20_000;
+/** Long-polls (lease, execution watch) one token may hold open at once. */
+export const DEFAULT_MAX_LONG_POLLS_PER_TOKEN = 1_000;
 
 /** What `startServer` accepts; everything but `token` has a default. */
 export interface ServerConfig {
@@ -43,6 +49,12 @@ export interface ServerConfig {
   noAgentMs?: number;
   /** How often the sweeper runs; default 1000; 0 turns it off (requests still apply the time-outs). */
   sweepIntervalMs?: number;
+  /** Branch names or `*` patterns whose writes are shared; default main and master. */
+  trustedBranches?: readonly string[];
+  /** Requests per token per minute, answered 429 beyond; 0 turns the limit off. Default 20 000. */
+  rateLimitPerMinute?: number;
+  /** Long-polls one token may hold open at once, answered 429 beyond. Default 1000. */
+  maxLongPollsPerToken?: number;
   reporter?: Reporter;
 }
 
@@ -62,6 +74,9 @@ const KEYS: ReadonlySet<string> = new Set([
   'runTimeoutMs',
   'taskTimeoutMs',
   'sweepIntervalMs',
+  'trustedBranches',
+  'rateLimitPerMinute',
+  'maxLongPollsPerToken',
   'reporter',
 ]);
 
@@ -111,8 +126,22 @@ export function parseServerConfig(input: unknown): ResolvedServerConfig {
     taskTimeoutMs: limit('taskTimeoutMs', raw['taskTimeoutMs'], RUN_LIMITS.taskTimeoutMs, DEFAULT_TASK_TIMEOUT_MS),
     noAgentMs: integer('noAgentMs', raw['noAgentMs'], 1_000, 24 * 3_600_000, DEFAULT_NO_AGENT_MS),
     sweepIntervalMs: integer('sweepIntervalMs', raw['sweepIntervalMs'], 0, 60_000, DEFAULT_SWEEP_INTERVAL_MS),
+    trustedBranches: branches(raw['trustedBranches']),
+    rateLimitPerMinute: integer('rateLimitPerMinute', raw['rateLimitPerMinute'], 0, 100_000_000, DEFAULT_RATE_LIMIT_PER_MINUTE),
+    maxLongPollsPerToken: integer('maxLongPollsPerToken', raw['maxLongPollsPerToken'], 1, 1_000_000, DEFAULT_MAX_LONG_POLLS_PER_TOKEN),
     reporter: reporter(raw['reporter']),
   };
+}
+
+function branches(value: unknown): readonly string[] {
+  if (value === undefined) return DEFAULT_TRUSTED_BRANCHES;
+  const ok = (b: unknown): boolean => typeof b === 'string' && b.trim() !== '' && b.length <= 256 && !/[\x00-\x1f\x7f]/.test(b);
+  if (!Array.isArray(value) || !value.every(ok)) {
+    throw new BadRequestError(
+      'config.trustedBranches must be a list of branch names or patterns (e.g. ["main", "release/*"]); an empty list trusts no branch',
+    );
+  }
+  return value.map((b: string) => b.trim());
 }
 
 function limit(name: string, value: unknown, range: { min: number; max: number }, fallback: number): number {

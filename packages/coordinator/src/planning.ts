@@ -10,6 +10,7 @@ import {
 import type { CreateExecutionRequest, ExecutionView } from '@fleet/protocol';
 import type { AppDeps } from './app-deps';
 import type { PlannedTask } from './state/state-store';
+import { publicRunId, readNamespaces, workspaceOfRun } from './trust/namespaces';
 
 /** Most recent history rows per target used for priorities. */
 const HISTORY_PER_TARGET = 5000;
@@ -27,8 +28,14 @@ export async function planExecution(
   const { state, clock } = deps;
   const existing = await state.getExecutionRef(request.executionId);
   if (existing !== null) {
+    if (workspaceOfRun(existing.runId) !== workspaceOfRun(runId)) {
+      // of another workspace: say nothing about it
+      throw new ConflictError(`execution id ${request.executionId} is already in use; choose another`);
+    }
     if (existing.runId !== runId) {
-      throw new ConflictError(`execution ${request.executionId} belongs to run ${existing.runId}, not ${runId}`);
+      throw new ConflictError(
+        `execution ${request.executionId} belongs to run ${publicRunId(existing.runId)}, not ${publicRunId(runId)}`,
+      );
     }
     const view = await state.getExecution(request.executionId, clock.now());
     if (view !== null) return { view, created: false };
@@ -41,7 +48,8 @@ export async function planExecution(
   const history = await state.loadDurationHistory([...new Set(request.tasks.map((t) => t.target))], HISTORY_PER_TARGET);
   const levels = computeBLevels(plan, createDurationEstimator(history));
   const hashes = request.tasks.flatMap((t) => (t.hash === null ? [] : [t.hash]));
-  const results = await state.findSuccessfulResults(hashes);
+  const namespace = await state.runCacheNamespace(runId);
+  const results = await state.findSuccessfulResults(readNamespaces(namespace ?? workspaceOfRun(runId)), hashes);
   const cachedIds = new Set(request.tasks.filter((t) => t.hash !== null && results.has(t.hash)).map((t) => t.id));
   const statuses = initialStatuses(request.tasks, cachedIds);
   const tasks = request.tasks.map(

@@ -3,7 +3,10 @@ import { pipeline } from 'node:stream';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { BadRequestError, ConflictError, NotFoundError, PayloadTooLargeError } from '@fleet/core';
 import { CacheParams, HEADER_SHA256, ROUTES } from '@fleet/protocol';
-import { blobKey, DEFAULT_NAMESPACE, type BlobKey } from '../blobs/blob-store';
+import { blobKey, type BlobKey } from '../blobs/blob-store';
+import { principalOf } from '../http/auth';
+import type { BlobRecord } from '../state/state-store';
+import { declaredBranch, namespacesFor } from '../trust/access';
 import { VerifyingStream } from '../blobs/metering';
 import { sendError } from '../http/errors';
 import type { RouteContext } from './context';
@@ -26,7 +29,9 @@ function declaredSha256(value: string | string[] | undefined): string | null {
 
 /**
  * Nx's self-hosted remote cache API. Blob digests and sizes are recorded in the
- * StateStore's `blobs` table; a key is visible only once that record exists.
+ * StateStore's `blobs` table; a key is visible only once that record exists. Keys are
+ * `namespace/hash`: a writer's namespace comes from its token's workspace and the branch it
+ * declares (trust/namespaces.ts); reads look in the reader's own namespace, then the shared one.
  */
 export function registerCacheRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const { state, blobs, config, reporter, clock } = ctx.deps;
@@ -37,9 +42,21 @@ export function registerCacheRoutes(app: FastifyInstance, ctx: RouteContext): vo
     await blobs.delete(key);
   }
 
+  /** The first namespace of the reader's that holds the hash, with its record. */
+  async function lookup(namespaces: readonly string[], hash: string): Promise<{ key: BlobKey; record: BlobRecord } | null> {
+    for (const namespace of namespaces) {
+      const key = blobKey(namespace, hash);
+      const record = await state.getBlob(key);
+      if (record !== null) return { key, record };
+    }
+    return null;
+  }
+
   app.get<{ Params: CacheParams }>(ROUTES.getCache.url, { schema: { params: CacheParams } }, async (request, reply) => {
-    const key = blobKey(DEFAULT_NAMESPACE, request.params.hash);
-    const record = await state.getBlob(key);
+    const namespaces = namespacesFor(principalOf(request), declaredBranch(request), config.trustedBranches);
+    const hit = await lookup(namespaces.read, request.params.hash);
+    const key = hit?.key ?? blobKey(namespaces.write, request.params.hash);
+    const record = hit?.record ?? null;
     const found = record === null ? null : await blobs.read(key);
     if (record === null || found === null || found.size !== record.size) {
       if (record !== null) {
@@ -60,7 +77,10 @@ export function registerCacheRoutes(app: FastifyInstance, ctx: RouteContext): vo
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
     scope.put<{ Params: CacheParams }>(ROUTES.putCache.url, { schema: { params: CacheParams } }, async (request, reply) => {
-      const key = blobKey(DEFAULT_NAMESPACE, request.params.hash);
+      const key = blobKey(
+        namespacesFor(principalOf(request), declaredBranch(request), config.trustedBranches).write,
+        request.params.hash,
+      );
       const length = declaredLength(request.headers['content-length']);
       if (length === null) {
         return sendError(reply, 411, { code: 'bad_request', message: 'Content-Length is required to upload an artifact' });
@@ -68,10 +88,15 @@ export function registerCacheRoutes(app: FastifyInstance, ctx: RouteContext): vo
       if (length === 0) throw new BadRequestError('an artifact cannot be empty (Content-Length: 0)');
       if (length > config.maxArtifactBytes) {
         throw new PayloadTooLargeError(
-          `artifact of ${length} bytes exceeds the limit of ${config.maxArtifactBytes} bytes (maxArtifactBytes)`,
+          `artifact of ${length} bytes exceeds the limit of ${config.maxArtifactBytes} bytes (${(config.maxArtifactBytes / 1024 ** 2).toFixed(0)} MiB; serve --max-artifact-mb)`,
         );
       }
       const expectedSha256 = declaredSha256(request.headers[HEADER_SHA256]);
+      if (expectedSha256 === null) {
+        throw new BadRequestError(
+          `${HEADER_SHA256} is required: the writer declares the artifact's sha256 (Fleet's relay does; point Nx at the relay, not at the coordinator)`,
+        );
+      }
       if (uploading.has(key)) {
         // not stored yet, and the upload in progress may still fail (a dropped connection): not a 409
         reply.header('retry-after', '1');

@@ -106,9 +106,10 @@ export function registerExecutionRoutes(app: FastifyInstance, ctx: RouteContext)
     async (request): Promise<ExecutionView> => {
       const { executionId } = request.params;
       const view = await state.finishExecution(executionId, request.body.status, clock.now());
-      if (view === null) throw notFound(executionId);
+      const ref = await state.getExecutionRef(executionId);
+      if (view === null || ref === null) throw notFound(executionId);
       ctx.wakeups.wakeExecution(executionId);
-      ctx.wakeups.wakeRun(view.runId);
+      ctx.wakeups.wakeRun(ref.runId);
       return view;
     },
   );

@@ -13,6 +13,8 @@ import {
 } from '@fleet/protocol';
 import { enforceRun, leaseLoop } from '../leasing';
 import { requestSignal } from '../long-poll';
+import { principalOf } from '../http/auth';
+import { declaredBranch, namespacesFor } from '../trust/access';
 import type { RouteContext } from './context';
 
 const notFound = (runId: string): NotFoundError =>
@@ -27,12 +29,14 @@ export function registerRunRoutes(app: FastifyInstance, ctx: RouteContext): void
     { schema: { body: CreateRunRequest } },
     async (request): Promise<RunView> => {
       const body = request.body;
+      const branch = body.branch ?? declaredBranch(request);
       return state.createRun(
         {
           runId: body.runId,
           expectedAgents: body.agents ?? 0,
           stopAgentsOnFailure: body.stopAgentsOnFailure ?? false,
-          branch: body.branch ?? null,
+          branch,
+          cacheNamespace: namespacesFor(principalOf(request), branch, config.trustedBranches).write,
           retries: body.retries ?? DEFAULT_RETRIES,
           stopAgentsAfter: [...new Set(body.stopAgentsAfter ?? [])],
           mainTimeoutMs: body.mainTimeoutMs ?? config.mainSilenceMs,

@@ -3,13 +3,23 @@
  * implement it; every method that changes more than one row is one transaction.
  */
 import type { DurationRecord, InitialStatus, RunExitFacts, RunTimes } from '@fleet/core';
-import type { ExecutionView, FinishExecutionRequest, LeasedTask, RunStatus, RunView, TaskStatus } from '@fleet/protocol';
+import type {
+  ExecutionView,
+  FinishExecutionRequest,
+  LeasedTask,
+  RunStatus,
+  RunView,
+  TaskStatus,
+  TokenView,
+} from '@fleet/protocol';
 
 export interface NewRun {
   readonly runId: string;
   readonly expectedAgents: number;
   readonly stopAgentsOnFailure: boolean;
   readonly branch: string | null;
+  /** The cache namespace its results are recorded in (trust/namespaces.ts). */
+  readonly cacheNamespace: string;
   /** Failed attempts put back per task. */
   readonly retries: number;
   readonly stopAgentsAfter: readonly string[];
@@ -100,6 +110,11 @@ export interface BlobRecord {
   readonly createdAt: number;
 }
 
+/** A token as stored: its secret only as a sha256 digest. */
+export interface TokenRecord extends TokenView {
+  readonly secretSha256: string;
+}
+
 /** What changed, so the caller can wake the right waiters. */
 export interface ChangeSet {
   readonly runIds: readonly string[];
@@ -136,7 +151,8 @@ export interface StateStore {
   insertExecution(runId: string, execution: NewExecution, now: number): Promise<{ view: ExecutionView; created: boolean }>;
   getExecution(executionId: string, now: number): Promise<ExecutionView | null>;
   getExecutionRef(executionId: string): Promise<ExecutionRef | null>;
-  findSuccessfulResults(hashes: readonly string[]): Promise<Map<string, CachedResult>>;
+  /** Results recorded under these hashes, looked up in `namespaces` in order (the first found wins). */
+  findSuccessfulResults(namespaces: readonly string[], hashes: readonly string[]): Promise<Map<string, CachedResult>>;
   loadDurationHistory(targets: readonly string[], limit: number): Promise<DurationRecord[]>;
   reportHash(executionId: string, taskId: string, hash: string): Promise<ReportHashOutcome>;
   /** Main's contact with a running execution (heartbeat, watch, hash report): moves its last_seen_at. */
@@ -171,11 +187,23 @@ export interface StateStore {
    * Not a loss: it does not count toward leaseRetries.
    */
   releaseLease(leaseId: string, agentName: string, now: number): Promise<ReleaseLeaseOutcome>;
+  /** The cache namespace a run records its results in; null when the run is unknown. */
+  runCacheNamespace(runId: string): Promise<string | null>;
+  /** The (stored) run id a lease belongs to; null when the lease is unknown. */
+  leaseRunId(leaseId: string): Promise<string | null>;
 
   getBlob(key: string): Promise<BlobRecord | null>;
   /** False when a record for the key already exists. */
   insertBlob(record: BlobRecord): Promise<boolean>;
   deleteBlob(key: string): Promise<void>;
+
+  insertToken(token: TokenRecord): Promise<void>;
+  /** The token whose secret has this sha256, revoked or not; null when there is none. */
+  findTokenByDigest(digest: string): Promise<TokenRecord | null>;
+  /** All tokens (workspace null) or one workspace's, oldest first. */
+  listTokens(workspace: string | null): Promise<TokenRecord[]>;
+  /** Null when unknown, or of another workspace than `workspace` (null: any). */
+  revokeToken(tokenId: string, workspace: string | null, now: number): Promise<TokenRecord | null>;
 
   close(): Promise<void>;
 }

@@ -15,7 +15,7 @@ import {
   type FakeClock,
 } from '@fleet/core';
 import { createApp } from '../app';
-import { DEFAULT_SWEEP_INTERVAL_MS } from '../config';
+import { DEFAULT_MAX_LONG_POLLS_PER_TOKEN, DEFAULT_SWEEP_INTERVAL_MS, DEFAULT_TRUSTED_BRANCHES } from '../config';
 import type { Ticker } from '../sweeper';
 import { FsBlobStore } from '../blobs/fs/fs-blob-store';
 import type { Reporter } from '../reporter';
@@ -49,6 +49,9 @@ export interface HarnessOptions {
   runTimeoutMs?: number;
   taskTimeoutMs?: number;
   noAgentMs?: number;
+  trustedBranches?: readonly string[];
+  rateLimitPerMinute?: number;
+  maxLongPollsPerToken?: number;
   /** Reuse this data directory (a restart); default: a new temp dir. */
   dir?: string;
   /** Reuse this clock (a restart); default: a new fake clock. */
@@ -118,6 +121,9 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       taskTimeoutMs: options.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS,
       noAgentMs: options.noAgentMs ?? DEFAULT_NO_AGENT_MS,
       sweepIntervalMs: DEFAULT_SWEEP_INTERVAL_MS,
+      trustedBranches: options.trustedBranches ?? DEFAULT_TRUSTED_BRANCHES,
+      rateLimitPerMinute: options.rateLimitPerMinute ?? 0,
+      maxLongPollsPerToken: options.maxLongPollsPerToken ?? DEFAULT_MAX_LONG_POLLS_PER_TOKEN,
     },
   });
   // app.inject cannot run under jest here (light-my-request needs the ESM-only cookie@2),

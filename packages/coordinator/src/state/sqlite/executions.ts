@@ -1,3 +1,4 @@
+import { publicRunId } from '../../trust/namespaces';
 import type { DurationRecord } from '@fleet/core';
 import type { ExecutionView, FailedAttempt, FinishExecutionRequest } from '@fleet/protocol';
 import type { CachedResult, ExecutionRef, NewExecution, ReportHashOutcome } from '../state-store';
@@ -26,7 +27,7 @@ export function readExecutionView(sql: Sql, executionId: string, now: number): E
   );
   return {
     executionId: execution.execution_id,
-    runId: execution.run_id,
+    runId: publicRunId(execution.run_id),
     command: execution.command,
     status: asExecutionStatus(execution.status),
     version: execution.version,
@@ -49,7 +50,7 @@ function plannedView(sql: Sql, runId: string, seq: number, execution: NewExecuti
   );
   return {
     executionId: execution.executionId,
-    runId,
+    runId: publicRunId(runId),
     command: execution.command,
     status: asExecutionStatus(row.status),
     version: row.version,
@@ -130,14 +131,24 @@ export function getExecutionRef(sql: Sql, executionId: string): ExecutionRef | n
   return row === undefined ? null : { executionId, runId: row.run_id, version: row.version };
 }
 
-export function findSuccessfulResults(sql: Sql, hashes: readonly string[]): Map<string, CachedResult> {
+export function findSuccessfulResults(
+  sql: Sql,
+  namespaces: readonly string[],
+  hashes: readonly string[],
+): Map<string, CachedResult> {
   const found = new Map<string, CachedResult>();
   for (const hash of new Set(hashes)) {
-    const row = sql.get<{ agent: string | null; duration_ms: number | null }>(
-      'SELECT agent, duration_ms FROM results WHERE hash = ?',
-      hash,
-    );
-    if (row !== undefined) found.set(hash, { hash, agentName: row.agent, durationMs: row.duration_ms });
+    for (const namespace of namespaces) {
+      const row = sql.get<{ agent: string | null; duration_ms: number | null }>(
+        'SELECT agent, duration_ms FROM results WHERE namespace = ? AND hash = ?',
+        namespace,
+        hash,
+      );
+      if (row !== undefined) {
+        found.set(hash, { hash, agentName: row.agent, durationMs: row.duration_ms });
+        break;
+      }
+    }
   }
   return found;
 }

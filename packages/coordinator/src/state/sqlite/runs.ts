@@ -1,6 +1,7 @@
 import type { RunExitFacts } from '@fleet/core';
 import type { AgentView, RunStatus, RunView } from '@fleet/protocol';
 import type { ChangeSet, NewRun, OpenRunTimes } from '../state-store';
+import { publicRunId } from '../../trust/namespaces';
 import { endExecution, settleExecution, UNFINISHED } from './graph';
 import { asExecutionStatus, asRunStatus } from './rows';
 import type { AgentRow, ExecutionRow, RunRow, Sql } from './sql';
@@ -19,12 +20,13 @@ export function readRunView(sql: Sql, runId: string): RunView | null {
     runId,
   );
   return {
-    runId: run.run_id,
+    runId: publicRunId(run.run_id),
     status: asRunStatus(run.status),
     createdAt: run.created_at,
     completedAt: run.completed_at,
     expectedAgents: run.expected_agents,
     stopAgentsOnFailure: run.stop_agents_on_failure === 1,
+    branch: run.branch,
     reason: run.reason,
     retries: run.retries,
     stopAgentsAfter: stopAgentsAfter(run),
@@ -54,13 +56,14 @@ export function createRun(sql: Sql, run: NewRun, now: number): RunView {
   return sql.tx(() => {
     sql.run(
       `INSERT INTO runs (run_id, status, created_at, completed_at, expected_agents, stop_agents_on_failure, branch,
-         retries, stop_agents_after, main_timeout_ms, run_timeout_ms, task_timeout_ms)
-       VALUES (?, 'open', ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING`,
+         cache_namespace, retries, stop_agents_after, main_timeout_ms, run_timeout_ms, task_timeout_ms)
+       VALUES (?, 'open', ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING`,
       run.runId,
       now,
       run.expectedAgents,
       run.stopAgentsOnFailure ? 1 : 0,
       run.branch,
+      run.cacheNamespace,
       run.retries,
       JSON.stringify(run.stopAgentsAfter),
       run.mainTimeoutMs,

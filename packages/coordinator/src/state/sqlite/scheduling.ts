@@ -257,14 +257,16 @@ export function completeLease(sql: Sql, leaseId: string, result: LeaseCompletion
       const artifactKey = result.hash ?? hash;
       if (artifactKey !== null) {
         sql.run(
-          `INSERT INTO results (hash, exec_seq, task_id, agent, duration_ms, recorded_at) VALUES (?, ?, ?, ?, ?, ?)
-           ON CONFLICT (hash) DO NOTHING`,
+          `INSERT INTO results (namespace, hash, exec_seq, task_id, agent, duration_ms, recorded_at)
+           SELECT r.cache_namespace, ?, ?, ?, ?, ?, ? FROM runs r WHERE r.run_id = ?
+           ON CONFLICT (namespace, hash) DO NOTHING`,
           artifactKey,
           task.exec_seq,
           task.task_id,
           result.agentName,
           result.durationMs,
           now,
+          task.run_id,
         );
       }
       readyDependants(sql, task.exec_seq, task.task_id);

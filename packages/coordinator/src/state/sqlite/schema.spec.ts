@@ -23,6 +23,9 @@ function writeVersion1(file: string): void {
      VALUES (1, 'a:build', 0, 'old-run', 'a', 'build', 'leased', '[]', 1, 'agent-1', 1, 'l2', ?)`,
   ).run(T0 + 10_000);
   db.prepare("INSERT INTO leases (lease_id, exec_seq, task_id, agent, created_at) VALUES ('l2', 1, 'a:build', 'agent-1', ?)").run(T0);
+  db.prepare(
+    "INSERT INTO results (hash, exec_seq, task_id, agent, duration_ms, recorded_at) VALUES ('h-old', 1, 'a:build', 'agent-1', 5, ?)",
+  ).run(T0);
   db.close();
 }
 
@@ -63,9 +66,15 @@ describe('SQLite schema migrations', () => {
     const db = new Database(file, { readonly: true });
     try {
       expect(db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({ value: String(SCHEMA_VERSION) });
-      expect(SCHEMA_VERSION).toBe(3);
+      expect(SCHEMA_VERSION).toBe(4);
       // v3: main's run heartbeat, null until it beats
       expect(db.prepare("SELECT main_heartbeat_at FROM runs WHERE run_id = 'old-run'").get()).toEqual({ main_heartbeat_at: null });
+      // v4: earlier runs and results belong to the default workspace's shared namespace; no tokens yet
+      expect(db.prepare("SELECT cache_namespace FROM runs WHERE run_id = 'old-run'").get()).toEqual({ cache_namespace: 'default' });
+      expect(db.prepare('SELECT namespace, hash, agent FROM results').all()).toEqual([
+        { namespace: 'default', hash: 'h-old', agent: 'agent-1' },
+      ]);
+      expect(db.prepare('SELECT COUNT(*) AS n FROM tokens').get()).toEqual({ n: 0 });
     } finally {
       db.close();
     }
@@ -93,6 +102,6 @@ describe('SQLite schema migrations', () => {
     const db = new Database(file);
     db.prepare("UPDATE meta SET value = '99' WHERE key = 'schema_version'").run();
     db.close();
-    expect(() => openDatabase(file)).toThrow(/schema version 99; this coordinator knows 1 to 3/);
+    expect(() => openDatabase(file)).toThrow(/schema version 99; this coordinator knows 1 to 4/);
   });
 });

@@ -135,6 +135,38 @@ const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
   (db) => {
     addColumn(db, 'runs', 'main_heartbeat_at', 'INTEGER');
   },
+  // 4: trust (docs/security.md): tokens stored as hashes; the cache namespace a run writes
+  // to; plan-time results looked up per namespace, so one workspace or branch never
+  // sees another's results. Earlier rows belong to the default workspace's shared namespace.
+  (db) => {
+    db.exec(`CREATE TABLE IF NOT EXISTS tokens (
+      token_id TEXT PRIMARY KEY,
+      secret_sha256 TEXT NOT NULL UNIQUE,
+      scope TEXT NOT NULL,
+      workspace TEXT NOT NULL,
+      label TEXT,
+      branch_scoped INTEGER NOT NULL DEFAULT 0,
+      created_at INTEGER NOT NULL,
+      revoked_at INTEGER
+    )`);
+    addColumn(db, 'runs', 'cache_namespace', "TEXT NOT NULL DEFAULT 'default'");
+    if (!hasColumn(db, 'results', 'namespace')) {
+      db.exec(`CREATE TABLE results_v4 (
+        namespace TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        exec_seq INTEGER NOT NULL,
+        task_id TEXT NOT NULL,
+        agent TEXT,
+        duration_ms INTEGER,
+        recorded_at INTEGER NOT NULL,
+        PRIMARY KEY (namespace, hash)
+      )`);
+      db.exec(`INSERT INTO results_v4 (namespace, hash, exec_seq, task_id, agent, duration_ms, recorded_at)
+        SELECT 'default', hash, exec_seq, task_id, agent, duration_ms, recorded_at FROM results`);
+      db.exec('DROP TABLE results');
+      db.exec('ALTER TABLE results_v4 RENAME TO results');
+    }
+  },
 ];
 
 /** Version 1 is DDL_V1; each later version is one step of MIGRATIONS. */

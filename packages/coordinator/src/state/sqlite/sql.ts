@@ -41,6 +41,8 @@ export interface RunRow {
   expected_agents: number;
   stop_agents_on_failure: number;
   branch: string | null;
+  /** Schema v4. */
+  cache_namespace: string;
   reason: string | null;
   retries: number;
   /** JSON array of target names. */

@@ -14,11 +14,13 @@ import type {
   ReleaseLeaseOutcome,
   ReportHashOutcome,
   StateStore,
+  TokenRecord,
 } from '../state-store';
 import * as blobs from './blobs';
 import * as executions from './executions';
 import * as runs from './runs';
 import * as scheduling from './scheduling';
+import * as tokens from './tokens';
 import { openDatabase } from './schema';
 import { Sql } from './sql';
 
@@ -78,8 +80,8 @@ export class SqliteStateStore implements StateStore {
   getExecutionRef(executionId: string): Promise<ExecutionRef | null> {
     return this.call((sql) => executions.getExecutionRef(sql, executionId));
   }
-  findSuccessfulResults(hashes: readonly string[]): Promise<Map<string, CachedResult>> {
-    return this.call((sql) => executions.findSuccessfulResults(sql, hashes));
+  findSuccessfulResults(namespaces: readonly string[], hashes: readonly string[]): Promise<Map<string, CachedResult>> {
+    return this.call((sql) => executions.findSuccessfulResults(sql, namespaces, hashes));
   }
   loadDurationHistory(targets: readonly string[], limit: number): Promise<DurationRecord[]> {
     return this.call((sql) => executions.loadDurationHistory(sql, targets, limit));
@@ -125,6 +127,33 @@ export class SqliteStateStore implements StateStore {
   }
   deleteBlob(key: string): Promise<void> {
     return this.call((sql) => blobs.deleteBlob(sql, key));
+  }
+
+  insertToken(token: TokenRecord): Promise<void> {
+    return this.call((sql) => tokens.insertToken(sql, token));
+  }
+  findTokenByDigest(digest: string): Promise<TokenRecord | null> {
+    return this.call((sql) => tokens.findTokenByDigest(sql, digest));
+  }
+  listTokens(workspace: string | null): Promise<TokenRecord[]> {
+    return this.call((sql) => tokens.listTokens(sql, workspace));
+  }
+  revokeToken(tokenId: string, workspace: string | null, now: number): Promise<TokenRecord | null> {
+    return this.call((sql) => tokens.revokeToken(sql, tokenId, workspace, now));
+  }
+  runCacheNamespace(runId: string): Promise<string | null> {
+    return this.call(
+      (sql) => sql.get<{ cache_namespace: string }>('SELECT cache_namespace FROM runs WHERE run_id = ?', runId)?.cache_namespace ?? null,
+    );
+  }
+  leaseRunId(leaseId: string): Promise<string | null> {
+    return this.call(
+      (sql) =>
+        sql.get<{ run_id: string }>(
+          'SELECT e.run_id FROM leases l JOIN executions e ON e.seq = l.exec_seq WHERE l.lease_id = ?',
+          leaseId,
+        )?.run_id ?? null,
+    );
   }
 
   close(): Promise<void> {
