@@ -31,4 +31,12 @@ describe('resolveClientConfig', () => {
     expect(() => resolveClientConfig({ FLEET_TOKEN: 't' }, { url: 'ftp://x' })).toThrow(/--url must start with http/);
     expect(() => resolveClientConfig({}, { url: 'http://x:1' })).toThrow(/FLEET_TOKEN is not set/);
   });
+
+  it('resolves the branch of cache requests: the run\'s (sources.branch) first, else from the CI variables', () => {
+    const env = { FLEET_TOKEN: 't', FLEET_URL: 'http://env:1' };
+    expect(resolveClientConfig({ ...env, GITHUB_REF_NAME: 'main' })?.branch).toBe('main');
+    expect(resolveClientConfig({ ...env, GITHUB_EVENT_NAME: 'pull_request', GITHUB_REF: 'refs/pull/3/merge', GITHUB_HEAD_REF: 'main' })?.branch).toBe('pull/3');
+    expect(resolveClientConfig({ ...env, GITHUB_REF_NAME: 'feature' }, { branch: 'main' })?.branch).toBe('main');
+    expect(resolveClientConfig(env)?.branch).toBeUndefined();
+  });
 });

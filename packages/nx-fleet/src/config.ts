@@ -1,12 +1,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FleetError } from './util/errors';
-import type { Env } from './identity';
+import { resolveBranch, type Env } from './identity';
 
 /** Where the coordinator is and how to authenticate, for the client side. */
 export interface ClientConfig {
   url: string;
   token: string;
+  /** The branch cache requests declare (x-fleet-branch); undefined when none is known. */
+  branch?: string;
 }
 
 /** The runner options users put in nx.json (`tasksRunnerOptions.default.options`). */
@@ -54,11 +56,12 @@ export function validateUrl(raw: string, origin: string): string {
 
 /**
  * URL: --url, else FLEET_URL, else nx.json. Token: FLEET_TOKEN (never from a file).
+ * Branch: `sources.branch` (the run's, from its marker), else resolveBranch(env).
  * Returns null when nothing is configured; throws when something is but is unusable.
  */
 export function resolveClientConfig(
   env: Env,
-  sources: { url?: string; workspaceRoot?: string; nxJsonOptions?: FleetRunnerOptions } = {},
+  sources: { url?: string; workspaceRoot?: string; nxJsonOptions?: FleetRunnerOptions; branch?: string } = {},
 ): ClientConfig | null {
   const fromNx = sources.nxJsonOptions?.url ?? (sources.workspaceRoot ? urlFromNxJson(readNxJson(sources.workspaceRoot)) : undefined);
   const raw = sources.url ?? env.FLEET_URL ?? fromNx;
@@ -69,7 +72,8 @@ export function resolveClientConfig(
   if (!token) {
     throw new FleetError(`FLEET_TOKEN is not set: set it to the coordinator's token (a CI secret) to use ${url}`, 'bad_config');
   }
-  return { url, token };
+  const branch = sources.branch || resolveBranch(env);
+  return { url, token, ...(branch ? { branch } : {}) };
 }
 
 export function requireClientConfig(env: Env, sources: Parameters<typeof resolveClientConfig>[1] = {}): ClientConfig {

@@ -10,6 +10,8 @@ export interface RunMarker {
   url: string;
   createdAt: number;
   stopAgentsOnFailure: boolean;
+  /** The run's branch (start-ci-run --branch, else from the CI variables): main's cache requests carry it. */
+  branch?: string;
   /** The main job's heartbeat process (start-ci-run leaves it running; stop-all-agents ends it). */
   heartbeatPid?: number;
 }

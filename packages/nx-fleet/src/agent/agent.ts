@@ -4,8 +4,8 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { constants as osConstants, hostname } from 'node:os';
 import { join } from 'node:path';
 import * as tar from 'tar';
-import type { LeasedTask } from '@fleet/protocol';
-import { LONG_POLL_MS, type FleetClient } from '../client/fleet-client';
+import type { LeasedTask, RunView } from '@fleet/protocol';
+import { cleanBranch, LONG_POLL_MS, type FleetClient } from '../client/fleet-client';
 import { CoordinatorHttpError } from '../client/http';
 import type { Reporter } from '../reporter';
 import { startRelay, type Relay } from '../relay/relay-server';
@@ -34,6 +34,8 @@ export interface AgentOptions {
   nxBin: string;
   /** Aborting it (SIGTERM/SIGINT in the CLI) stops the running tasks and hands their leases back. */
   signal?: AbortSignal;
+  /** The run's branch once joined (set by runAgent from the run): FLEET_BRANCH of the tasks it runs. */
+  branch?: string;
 }
 
 export interface AgentResult {
@@ -74,10 +76,13 @@ interface RunningTask {
  */
 export async function runAgent(options: AgentOptions): Promise<AgentResult> {
   const { client, reporter, runId, name } = options;
-  await joinWhenOpen(options);
-  reporter.info(`agent ${name} joined run ${runId} (parallel ${options.parallel})`);
+  const joined = await joinWhenOpen(options);
+  // the run's branch (main's, from start-ci-run): the agent's cache requests and its tasks carry it
+  const branch = runBranch(joined);
+  reporter.info(`agent ${name} joined run ${runId} (parallel ${options.parallel}${branch ? `, branch ${branch}` : ''})`);
   const tmpDir = join(fleetDir(options.workspaceRoot), 'tmp');
-  const cache = new AgentCache(client, reporter, tmpDir);
+  const cache = new AgentCache(branch ? client.withBranch(branch) : client, reporter, tmpDir);
+  if (branch) options = { ...options, branch };
   const relay = await startRelay(cache, { tmpDir, reporter });
   const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   const running = new Map<string, RunningTask>();
@@ -165,15 +170,14 @@ async function handBack(options: AgentOptions, task: LeasedTask, why: string): P
  * joinTimeoutMs), saying so once. A URL that is not a Fleet coordinator, or one that
  * cannot be reached for the client's retry budget, fails at once with its reason.
  */
-async function joinWhenOpen(options: AgentOptions): Promise<void> {
+async function joinWhenOpen(options: AgentOptions): Promise<RunView> {
   const { client, reporter, runId, name } = options;
   await client.health(); // bounded retries; a wrong URL or a non-Fleet server fails here
   const deadline = Date.now() + options.joinTimeoutMs;
   let said = false;
   for (;;) {
     try {
-      await client.joinRun(runId, name, options.parallel);
-      return;
+      return await client.joinRun(runId, name, options.parallel);
     } catch (error) {
       const runMissing = error instanceof CoordinatorHttpError && error.status === 404 && error.serverCode === 'not_found';
       if (!runMissing) throw error;
@@ -286,7 +290,15 @@ function startNx(
   slot: number,
 ): { done: Promise<{ exitCode: number; captured: string }>; kill(): void } {
   const target = [task.project, task.target, task.configuration].filter(Boolean).join(':');
-  const env = agentNxEnv({ base: process.env, workspaceRoot: options.workspaceRoot, slot, cacheUrl, secret, agentName: options.name });
+  const env = agentNxEnv({
+    base: process.env,
+    workspaceRoot: options.workspaceRoot,
+    slot,
+    cacheUrl,
+    secret,
+    agentName: options.name,
+    branch: options.branch,
+  });
   let child: ReturnType<typeof spawn> | undefined;
   let killTimer: NodeJS.Timeout | undefined;
   let tree: number[] = [];
@@ -407,6 +419,12 @@ async function uploadCapturedFailure(
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** The branch of a run (RunView.branch, when the coordinator tells it), cleaned for a header. */
+export function runBranch(run: RunView): string | undefined {
+  const branch = (run as RunView & { branch?: unknown }).branch;
+  return typeof branch === 'string' ? cleanBranch(branch) : undefined;
 }
 
 export function agentNameFromEnv(env: NodeJS.ProcessEnv): string {

@@ -1,3 +1,5 @@
+import type { RunView } from '@fleet/protocol';
+import { runBranch } from './agent';
 import { agentNxEnv } from './nx-env';
 
 describe('agentNxEnv', () => {
@@ -28,5 +30,22 @@ describe('agentNxEnv', () => {
     expect(env.FLEET_DISTRIBUTE).toBe('false');
     expect(env.FLEET_REPLAY_DIR).toBeUndefined();
     expect(env.PATH).toBe('/bin');
+  });
+
+  it("passes the run's branch to the task as FLEET_BRANCH, and leaves the agent's own when the run has none", () => {
+    expect(agentNxEnv({ ...input, slot: 0, branch: 'main' }).FLEET_BRANCH).toBe('main');
+    expect(agentNxEnv({ ...input, base: { ...input.base, FLEET_BRANCH: 'own' }, slot: 0, branch: 'main' }).FLEET_BRANCH).toBe('main');
+    expect(agentNxEnv({ ...input, slot: 0 }).FLEET_BRANCH).toBeUndefined();
+    expect(agentNxEnv({ ...input, base: { ...input.base, FLEET_BRANCH: 'own' }, slot: 0 }).FLEET_BRANCH).toBe('own');
+  });
+});
+
+describe('runBranch', () => {
+  const run = { runId: 'r1' } as unknown as RunView;
+  it("is the run's branch when the coordinator tells it, cleaned; else undefined", () => {
+    expect(runBranch({ ...run, branch: 'main' } as RunView)).toBe('main');
+    expect(runBranch({ ...run, branch: 'pull/\u00073' } as RunView)).toBe('pull/3');
+    expect(runBranch({ ...run, branch: null } as unknown as RunView)).toBeUndefined();
+    expect(runBranch(run)).toBeUndefined();
   });
 });

@@ -11,6 +11,8 @@ export interface AgentNxEnvInput {
   readonly cacheUrl: string;
   readonly secret: string;
   readonly agentName: string;
+  /** The run's branch: FLEET_BRANCH of the task, so that what it writes carries main's branch. */
+  readonly branch?: string;
 }
 
 /** Where a slot keeps Nx's own state. */
@@ -36,6 +38,7 @@ export function agentNxEnv(input: AgentNxEnvInput): NodeJS.ProcessEnv {
     FLEET_AGENT_CACHE_URL: input.cacheUrl,
     FLEET_AGENT_CACHE_SECRET: input.secret,
     FLEET_AGENT_NAME: input.agentName,
+    ...(input.branch ? { FLEET_BRANCH: input.branch } : {}),
     FLEET_DISTRIBUTE: 'false',
     // failures are stored too, so main can show their logs
     NX_CACHE_FAILURES: 'true',

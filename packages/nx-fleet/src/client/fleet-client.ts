@@ -7,8 +7,10 @@ import { request } from 'undici';
 import {
   CompleteLeaseResponse,
   ExecutionView,
+  HEADER_BRANCH,
   HEADER_SHA256,
   Health,
+  MAX_BRANCH_LENGTH,
   LeaseResponse,
   RunHeartbeatResponse,
   RunView,
@@ -27,6 +29,11 @@ export interface ClientOptions {
   token: string;
   retry?: RetryPolicy;
   timeoutMs?: number;
+  /**
+   * The branch this job builds (resolveBranch, or the run's): sent with every cache request
+   * so that the coordinator scopes writes to it unless it is a trusted branch.
+   */
+  branch?: string;
 }
 
 export interface DownloadedArtifact {
@@ -51,6 +58,17 @@ export class FleetClient {
 
   get url(): string {
     return this.options.url;
+  }
+
+  /** The same client for the cache requests of another branch (an agent takes its run's). */
+  withBranch(branch: string | undefined): FleetClient {
+    return new FleetClient({ ...this.options, branch });
+  }
+
+  /** Auth and, when known, the branch: the headers of the cache routes. */
+  private cacheHeaders(): Record<string, string> {
+    const branch = branchHeaderValue(this.options.branch);
+    return { ...this.http.authHeaders(), ...(branch ? { [HEADER_BRANCH]: branch } : {}) };
   }
 
   health(options?: HttpOptions): Promise<Health> {
@@ -138,7 +156,7 @@ export class FleetClient {
     return this.http.withRetry(`GET ${path}`, {}, async () => {
       const res = await request(this.http.url(path), {
         method: 'GET',
-        headers: this.http.authHeaders(),
+        headers: this.cacheHeaders(),
         headersTimeout: 30_000,
         bodyTimeout: 120_000,
       });
@@ -183,7 +201,7 @@ export class FleetClient {
       const res = await request(this.http.url(path), {
         method: 'PUT',
         headers: {
-          ...this.http.authHeaders(),
+          ...this.cacheHeaders(),
           'content-type': 'application/octet-stream',
           'content-length': String(size),
           [HEADER_SHA256]: sha256,
@@ -204,6 +222,35 @@ export class IntegrityError extends FleetError {
   constructor(hash: string, detail: string) {
     super(`artifact ${hash} failed its integrity check: ${detail}`, 'integrity');
   }
+}
+
+/**
+ * A branch name as the x-fleet-branch header carries it: control characters dropped
+ * (a header cannot hold CR/LF), characters outside printable ASCII and `%` percent-encoded
+ * (UTF-8; a header holds only Latin-1), at most MAX_BRANCH_LENGTH characters. Undefined
+ * when nothing is left.
+ */
+export function branchHeaderValue(branch: string | undefined): string | undefined {
+  if (branch === undefined) return undefined;
+  let value = '';
+  for (const c of branch.replace(/[\u0000-\u001f\u007f-\u009f]/g, '').trim()) {
+    if (/^[\ud800-\udfff]$/.test(c)) continue; // half a surrogate pair: no character at all
+    const encoded = /^[\x20-\x7e]$/.test(c) && c !== '%' ? c : encodeURIComponent(c);
+    if (value.length + encoded.length > MAX_BRANCH_LENGTH) break; // never half a character
+    value += encoded;
+  }
+  return value || undefined;
+}
+
+/** A branch for CreateRunRequest.branch (JSON: any printable character): control characters dropped, capped. */
+export function cleanBranch(branch: string | undefined): string | undefined {
+  if (branch === undefined) return undefined;
+  const value = branch
+    .replace(/[\u0000-\u001f\u007f]/g, '')
+    .trim()
+    .slice(0, MAX_BRANCH_LENGTH)
+    .replace(/[\ud800-\udbff]$/, ''); // never end in half a surrogate pair
+  return value || undefined;
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {

@@ -84,7 +84,7 @@ export async function preTasksExecution(options: FleetRunnerOptions | undefined,
     process.env.NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN = relay.secret;
     return;
   }
-  const client = new FleetClient(config);
+  const client = new FleetClient({ ...config, branch: marker.branch ?? config.branch });
   const graph = await taskGraphOf(context.argv, root);
   const plan = buildPlan(graph, (task: NxTask) => task.cache === true);
   if (plan.distributed.length === 0) return;

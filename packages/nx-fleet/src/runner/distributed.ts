@@ -37,7 +37,7 @@ const HEARTBEAT_MS = 5_000;
  */
 export async function runDistributed(input: DistributedRunInput): Promise<unknown> {
   const { context, reporter, workspaceRoot, marker } = input;
-  const client = new FleetClient(input.config);
+  const client = new FleetClient({ ...input.config, branch: marker.branch ?? input.config.branch });
   const plan = buildPlan(context.taskGraph, input.isCacheable);
   if (plan.distributed.length === 0) {
     if (Object.keys(context.taskGraph.tasks).length > 0) reporter.info('no task here can be distributed; running on main');

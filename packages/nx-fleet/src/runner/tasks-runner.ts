@@ -53,7 +53,7 @@ export const fleetTasksRunner: NxTasksRunner = async (tasks, options, context) =
     return runDistributed({ tasks, options, context, workspaceRoot, marker, config, kind, reporter, defaultRunner, isCacheable: cacheableCheck(workspaceRoot, options) });
   }
   if (!config) return defaultRunner(tasks, options, context);
-  return runWithRemoteCache(tasks, options, context, { workspaceRoot, reporter, kind, client: new FleetClient(config), defaultRunner });
+  return runWithRemoteCache(tasks, options, context, { workspaceRoot, reporter, kind, client: new FleetClient({ ...config, branch: readRunMarker(workspaceRoot)?.branch ?? config.branch }), defaultRunner });
 };
 
 async function runWithRemoteCache(

@@ -4,6 +4,7 @@ import { requireClientConfig } from '../../config';
 import { runCacheSidecar } from '../../relay/cache-sidecar';
 import { runSidecar } from '../../relay/sidecar';
 import { streamReporter } from '../../reporter';
+import { readRunMarker } from '../../run-marker';
 
 interface Args {
   /** Absent: a cache-only relay (Nx 21+ outside a run). */
@@ -25,7 +26,8 @@ export const internalRelay: CommandModule<object, Args> = {
       .option('parent-pid', { type: 'number', default: 0 }) as never,
   handler: async (args) => {
     const reporter = streamReporter(process.stderr, { verbose: process.env.FLEET_VERBOSE === 'true' });
-    const config = requireClientConfig(process.env, {});
+    // main's cache requests carry the run's branch (start-ci-run --branch), else the CI's
+    const config = requireClientConfig(process.env, { branch: readRunMarker(args.workspace)?.branch });
     const parentPid = args['parent-pid'] > 1 ? args['parent-pid'] : null;
     if (!args['execution-id']) {
       await runCacheSidecar({ client: new FleetClient(config), reporter, dir: args.dir, workspaceRoot: args.workspace, parentPid, maxLifeMs: 6 * 3600_000 });
