@@ -36,12 +36,15 @@ export function createApp(deps: AppDeps): FastifyInstance {
   registerAuth(app, deps.config.token, deps.state);
   registerWorkspaceGuard(app, deps.state);
   registerRateLimits(app, deps.config);
-  registerHealthRoute(app);
-  registerRunRoutes(app, ctx);
-  registerExecutionRoutes(app, ctx);
-  registerLeaseRoutes(app, ctx);
-  registerCacheRoutes(app, ctx);
-  registerTokenRoutes(app, ctx);
+  // routes load after the rate limiter (a plugin), so that its onRoute hook sees every one of them
+  void app.register(async (routes) => {
+    registerHealthRoute(routes);
+    registerRunRoutes(routes, ctx);
+    registerExecutionRoutes(routes, ctx);
+    registerLeaseRoutes(routes, ctx);
+    registerCacheRoutes(routes, ctx);
+    registerTokenRoutes(routes, ctx);
+  });
   app.addHook('preClose', async () => {
     shutdown.abort();
   });
