@@ -240,6 +240,14 @@ describe('branch-scoped writes', () => {
     expect((await get(TEST_TOKEN, 'h3')).statusCode).toBe(200);
   });
 
+  it('a percent-encoded branch header names the branch it encodes', async () => {
+    await start();
+    expect((await put(TEST_TOKEN, 'h-u', honest, encodeURIComponent('feature/ü'))).statusCode).toBe(200);
+    // the same name sent as a Latin-1 header: the same namespace
+    expect((await get(TEST_TOKEN, 'h-u', 'feature/ü')).body.equals(honest)).toBe(true);
+    expect((await get(TEST_TOKEN, 'h-u', 'feature/u')).statusCode).toBe(404);
+  });
+
   it('a branch-scoped token never writes to the shared namespace, even when it says main', async () => {
     await start();
     const pr = await createToken({ scope: 'read-write', branchScoped: true, label: 'pull requests' });

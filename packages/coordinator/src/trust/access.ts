@@ -44,8 +44,14 @@ export function declaredBranch(request: FastifyRequest): string | null {
   const value = request.headers[HEADER_BRANCH];
   const branch = Array.isArray(value) ? value[0] : value;
   if (branch === undefined || branch.trim() === '') return null;
-  // headers cannot hold control characters; the length is the protocol's
-  return branch.trim().slice(0, MAX_BRANCH_LENGTH);
+  // clients percent-encode `%` and what is not printable ASCII (a header holds Latin-1 only)
+  let decoded = branch.trim();
+  try {
+    decoded = decodeURIComponent(decoded);
+  } catch {
+    // not percent-encoding: the name as it came
+  }
+  return decoded.slice(0, MAX_BRANCH_LENGTH);
 }
 
 /** Whether writes of this principal from this branch go to the shared namespace. */
