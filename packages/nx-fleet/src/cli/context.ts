@@ -20,11 +20,18 @@ export interface CliContext {
   runId: string;
 }
 
-/** What every run command needs: the workspace, the coordinator and the run id. */
-export function cliContext(args: CommonArgs, env: NodeJS.ProcessEnv = process.env): CliContext {
+/** What every command that talks to the coordinator needs: the workspace, the reporter and the client. */
+export function clientContext(args: CommonArgs, env: NodeJS.ProcessEnv = process.env): Omit<CliContext, 'runId'> {
   const workspaceRoot = findWorkspaceRootFrom(process.cwd());
   const reporter = streamReporter(process.stderr, { verbose: args.verbose || env.FLEET_VERBOSE === 'true' });
   const config = requireClientConfig(env, { url: args.url, workspaceRoot });
+  const client = new FleetClient({ ...config, retry: retryPolicyFromEnv(env) });
+  return { workspaceRoot, reporter, client, config };
+}
+
+/** What every run command needs: the workspace, the coordinator and the run id. */
+export function cliContext(args: CommonArgs, env: NodeJS.ProcessEnv = process.env): CliContext {
+  const context = clientContext(args, env);
   const identity = resolveRunId(env);
   if (!identity) {
     throw new FleetError(
@@ -33,6 +40,5 @@ export function cliContext(args: CommonArgs, env: NodeJS.ProcessEnv = process.en
       'bad_config',
     );
   }
-  const client = new FleetClient({ ...config, retry: retryPolicyFromEnv(env) });
-  return { workspaceRoot, reporter, client, config, runId: identity.runId };
+  return { ...context, runId: identity.runId };
 }

@@ -6,6 +6,7 @@ import { serve } from './commands/serve';
 import { startAgent } from './commands/start-agent';
 import { startCiRun } from './commands/start-ci-run';
 import { stopAllAgents } from './commands/stop-all-agents';
+import { token } from './commands/token';
 
 /** `npx nx-fleet <command>`. Errors end in one line naming what was wrong, and exit 1. */
 export async function main(argv: string[]): Promise<void> {
@@ -19,9 +20,10 @@ export async function main(argv: string[]): Promise<void> {
       .command(startAgent)
       .command(stopAllAgents)
       .command(serve)
+      .command(token)
       .command(internalRelay)
       .command(internalHeartbeat)
-      .demandCommand(1, 'name a command: start-ci-run, start-agent, stop-all-agents or serve')
+      .demandCommand(1, 'name a command: start-ci-run, start-agent, stop-all-agents, serve or token')
       .strict()
       .fail((message, error, y) => {
         if (error) throw error;

@@ -6,6 +6,7 @@ import { Transform } from 'node:stream';
 import { request } from 'undici';
 import {
   CompleteLeaseResponse,
+  CreatedToken,
   ExecutionView,
   HEADER_BRANCH,
   HEADER_SHA256,
@@ -15,9 +16,12 @@ import {
   RunHeartbeatResponse,
   RunView,
   routePath,
+  TokenList,
+  TokenView,
   type CompleteLeaseRequest,
   type CreateExecutionRequest,
   type CreateRunRequest,
+  type CreateTokenRequest,
   type FinishExecutionRequest,
 } from '@fleet/protocol';
 import { FleetError } from '../util/errors';
@@ -144,6 +148,24 @@ export class FleetClient {
 
   completeLease(leaseId: string, body: CompleteLeaseRequest): Promise<CompleteLeaseResponse> {
     return this.http.call('POST', routePath('completeLease', { leaseId }), CompleteLeaseResponse, body);
+  }
+
+  /**
+   * Creates a token (admin). Not retried: a repeat after a lost answer would create a
+   * second token whose secret nobody ever sees.
+   */
+  createToken(body: CreateTokenRequest): Promise<CreatedToken> {
+    return this.http.call('POST', routePath('createToken'), CreatedToken, body, { retry: { ...DEFAULT_RETRY, maxAttempts: 1 } });
+  }
+
+  /** The tokens the caller's admin token manages (never their secrets). */
+  listTokens(): Promise<TokenList> {
+    return this.http.call('GET', routePath('listTokens'), TokenList);
+  }
+
+  /** Revokes a token at once; revoking it again answers the same view. */
+  revokeToken(tokenId: string): Promise<TokenView> {
+    return this.http.call('DELETE', routePath('revokeToken', { tokenId }), TokenView);
   }
 
   /**
