@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, silentReporter, type RunningServer } from '@fleet/coordinator';
 import { FleetClient } from '../client/fleet-client';
+import { NO_RETRY } from '../client/retry';
 import { tokenTable } from './commands/token';
 import { runCli } from './testing/run-cli';
 
@@ -31,7 +32,7 @@ describe('nx-fleet token (against a real coordinator)', () => {
     expect(created.stderr).not.toContain(secret);
 
     // it is a token of workspace team-a: it may create a run there
-    const client = new FleetClient({ url: server.url, token: secret, retry: { maxAttempts: 1, baseMs: 1, maxMs: 1, maxTotalMs: 0 } });
+    const client = new FleetClient({ url: server.url, token: secret, retry: NO_RETRY });
     await expect(client.createRun({ runId: 'run-1' })).resolves.toMatchObject({ status: 'open' });
   });
 

@@ -26,7 +26,7 @@ import {
 } from '@fleet/protocol';
 import { FleetError } from '../util/errors';
 import { JsonHttp, httpError, type HttpOptions } from './http';
-import { DEFAULT_RETRY, type RetryPolicy } from './retry';
+import { DEFAULT_RETRY, NO_RETRY, type RetryPolicy } from './retry';
 
 export interface ClientOptions {
   url: string;
@@ -155,7 +155,7 @@ export class FleetClient {
    * second token whose secret nobody ever sees.
    */
   createToken(body: CreateTokenRequest): Promise<CreatedToken> {
-    return this.http.call('POST', routePath('createToken'), CreatedToken, body, { retry: { ...DEFAULT_RETRY, maxAttempts: 1 } });
+    return this.http.call('POST', routePath('createToken'), CreatedToken, body, { retry: NO_RETRY });
   }
 
   /** The tokens the caller's admin token manages (never their secrets). */
