@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HEADER_BRANCH, HEADER_SHA256, MAX_BRANCH_LENGTH } from '@fleet/protocol';
-import { branchHeaderValue, cleanBranch, FleetClient } from './fleet-client';
+import { FleetClient, normalizeBranch } from './fleet-client';
 
 /** A cache server in memory that records the headers of every request. */
 async function cacheServer(): Promise<{ url: string; seen: IncomingMessage['headers'][]; blobs: Map<string, Buffer>; close(): Promise<void> }> {
@@ -67,12 +67,15 @@ describe('FleetClient cache requests', () => {
     } finally {
       await server.close();
     }
-    expect(branchHeaderValue('a'.repeat(1000))).toHaveLength(MAX_BRANCH_LENGTH);
-    expect(branchHeaderValue('\u0001\u0002')).toBeUndefined();
-    // a header holds Latin-1 only: other characters (and %) are percent-encoded, never cut in half
-    expect(branchHeaderValue('fé/100%')).toBe('f%C3%A9/100%25');
-    expect(branchHeaderValue('x'.repeat(MAX_BRANCH_LENGTH - 2) + 'é')).toBe('x'.repeat(MAX_BRANCH_LENGTH - 2));
-    expect(cleanBranch('fé\u0007')).toBe('fé');
-    expect(cleanBranch('b'.repeat(300))).toHaveLength(MAX_BRANCH_LENGTH);
+    expect(normalizeBranch('a'.repeat(1000))).toHaveLength(MAX_BRANCH_LENGTH);
+    expect(normalizeBranch('\u0001\u0002 ')).toBeUndefined();
+    // a header holds Latin-1 only: other characters are percent-encoded (UTF-8), never cut in half
+    expect(normalizeBranch('fé/100%')).toBe('f%C3%A9/100%');
+    expect(normalizeBranch('x'.repeat(MAX_BRANCH_LENGTH - 2) + 'é')).toBe('x'.repeat(MAX_BRANCH_LENGTH - 2));
+    expect(normalizeBranch('a\ud800b')).toBe('ab');
+    // the same name however often it is normalized (an agent sends its run's branch as it is)
+    for (const name of ['main', 'fé/100%', 'feat/🚀', 'é'.repeat(200)]) {
+      expect(normalizeBranch(normalizeBranch(name))).toBe(normalizeBranch(name));
+    }
   });
 });

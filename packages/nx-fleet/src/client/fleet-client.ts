@@ -71,7 +71,7 @@ export class FleetClient {
 
   /** Auth and, when known, the branch: the headers of the cache routes. */
   private cacheHeaders(): Record<string, string> {
-    const branch = branchHeaderValue(this.options.branch);
+    const branch = normalizeBranch(this.options.branch);
     return { ...this.http.authHeaders(), ...(branch ? { [HEADER_BRANCH]: branch } : {}) };
   }
 
@@ -247,31 +247,24 @@ export class IntegrityError extends FleetError {
 }
 
 /**
- * A branch name as the x-fleet-branch header carries it: control characters dropped
- * (a header cannot hold CR/LF), characters outside printable ASCII and `%` percent-encoded
- * (UTF-8; a header holds only Latin-1), at most MAX_BRANCH_LENGTH characters. Undefined
- * when nothing is left.
+ * A branch name as Fleet sends it (x-fleet-branch, CreateRunRequest.branch, the run
+ * marker): control characters dropped (a header cannot hold CR/LF), characters outside
+ * printable ASCII percent-encoded as UTF-8 (a header holds only Latin-1; the coordinator
+ * then sees one spelling of the name in the header and in the run), at most
+ * MAX_BRANCH_LENGTH characters, never half a character. Idempotent: `%` is left as it is,
+ * so a name normalized once (an agent's run branch) is sent unchanged. Undefined when
+ * nothing is left.
  */
-export function branchHeaderValue(branch: string | undefined): string | undefined {
+export function normalizeBranch(branch: string | undefined): string | undefined {
   if (branch === undefined) return undefined;
   let value = '';
   for (const c of branch.replace(/[\u0000-\u001f\u007f-\u009f]/g, '').trim()) {
     if (/^[\ud800-\udfff]$/.test(c)) continue; // half a surrogate pair: no character at all
-    const encoded = /^[\x20-\x7e]$/.test(c) && c !== '%' ? c : encodeURIComponent(c);
-    if (value.length + encoded.length > MAX_BRANCH_LENGTH) break; // never half a character
+    const encoded = /^[\x20-\x7e]$/.test(c) ? c : encodeURIComponent(c);
+    if (value.length + encoded.length > MAX_BRANCH_LENGTH) break;
     value += encoded;
   }
-  return value || undefined;
-}
-
-/** A branch for CreateRunRequest.branch (JSON: any printable character): control characters dropped, capped. */
-export function cleanBranch(branch: string | undefined): string | undefined {
-  if (branch === undefined) return undefined;
-  const value = branch
-    .replace(/[\u0000-\u001f\u007f]/g, '')
-    .trim()
-    .slice(0, MAX_BRANCH_LENGTH)
-    .replace(/[\ud800-\udbff]$/, ''); // never end in half a surrogate pair
+  value = value.trim();
   return value || undefined;
 }
 

@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { FleetClient } from '../../client/fleet-client';
-import { requireClientConfig } from '../../config';
+import { requireClientConfig, type ClientConfig } from '../../config';
 import { runCacheSidecar } from '../../relay/cache-sidecar';
 import { runSidecar } from '../../relay/sidecar';
 import { streamReporter } from '../../reporter';
@@ -12,6 +12,11 @@ interface Args {
   dir: string;
   workspace: string;
   'parent-pid': number;
+}
+
+/** The relay's coordinator config: main's cache requests carry the run's branch (start-ci-run --branch), else the CI's. */
+export function relayClientConfig(env: NodeJS.ProcessEnv, workspaceRoot: string): ClientConfig {
+  return requireClientConfig(env, { branch: readRunMarker(workspaceRoot)?.branch });
 }
 
 /** Started by the Nx 21+ plugin hook, not by users: the relay of one execution. */
@@ -26,8 +31,7 @@ export const internalRelay: CommandModule<object, Args> = {
       .option('parent-pid', { type: 'number', default: 0 }) as never,
   handler: async (args) => {
     const reporter = streamReporter(process.stderr, { verbose: process.env.FLEET_VERBOSE === 'true' });
-    // main's cache requests carry the run's branch (start-ci-run --branch), else the CI's
-    const config = requireClientConfig(process.env, { branch: readRunMarker(args.workspace)?.branch });
+    const config = relayClientConfig(process.env, args.workspace);
     const parentPid = args['parent-pid'] > 1 ? args['parent-pid'] : null;
     if (!args['execution-id']) {
       await runCacheSidecar({ client: new FleetClient(config), reporter, dir: args.dir, workspaceRoot: args.workspace, parentPid, maxLifeMs: 6 * 3600_000 });

@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { spawnMainHeartbeat } from '../../ci-run/spawn-heartbeat';
+import { normalizeBranch } from '../../client/fleet-client';
 import { resolveBranch } from '../../identity';
 import { assertFrontDoor } from '../../nx/front-door';
 import { writeRunMarker } from '../../run-marker';
@@ -11,6 +12,7 @@ interface Args extends CommonArgs, RunModelFlags {
   agents: number;
   'stop-agents-on-failure': boolean;
   'require-explicit-completion': boolean;
+  branch?: string;
 }
 
 export const startCiRun: CommandModule<object, Args> = {
@@ -31,23 +33,32 @@ export const startCiRun: CommandModule<object, Args> = {
         default: false,
         describe: 'Start no heartbeat process: the run is not failed when this job goes silent between nx commands (only stop-all-agents or the run time-out end it)',
       })
+      .option('branch', {
+        type: 'string',
+        describe:
+          'The branch this run builds, instead of the one found in the CI variables (FLEET_BRANCH, else the CI\'s; pull requests are pull/<N>): ' +
+          'cache writes of this job and its agents are scoped to it unless it is a trusted branch',
+      })
       .option('main-timeout', { type: 'string', describe: 'Fail the run when this job is silent this long while a command runs (seconds or 90s/5m; default 30 s)' })
       .option('run-timeout', { type: 'string', describe: 'Fail the run this long after it opened (seconds or 90m/3h; default 3 h)' })
       .option('task-timeout', { type: 'string', describe: 'Fail one attempt of a task after this long on an agent (seconds or 30m/1h; default 1 h)' })
       .check((a) => {
         if (!Number.isInteger(a.agents) || a.agents < 0 || a.agents > 1000) throw new Error('--agents must be a whole number from 0 to 1000');
+        if (a.branch !== undefined && !normalizeBranch(String(a.branch))) throw new Error('--branch needs a branch name');
         runModelOptions(a); // throws naming the flag and its range
         return true;
       }) as never,
   handler: async (args) => {
     const ctx = cliContext(args);
     assertFrontDoor(ctx.workspaceRoot);
+    // the run's branch; the later nx commands of this job read it from the marker
+    const branch = normalizeBranch(args.branch ?? resolveBranch(process.env));
     const run = await ctx.client.createRun({
       runId: ctx.runId,
       agents: args.agents,
       stopAgentsOnFailure: args['stop-agents-on-failure'],
       ...runModelOptions(args),
-      ...(resolveBranch(process.env) ? { branch: resolveBranch(process.env) } : {}),
+      ...(branch ? { branch } : {}),
     });
     if (run.status !== 'open') {
       throw new FleetError(
@@ -56,7 +67,13 @@ export const startCiRun: CommandModule<object, Args> = {
         'run_closed',
       );
     }
-    const marker = { runId: run.runId, url: ctx.client.url, createdAt: Date.now(), stopAgentsOnFailure: run.stopAgentsOnFailure };
+    const marker = {
+      runId: run.runId,
+      url: ctx.client.url,
+      createdAt: Date.now(),
+      stopAgentsOnFailure: run.stopAgentsOnFailure,
+      ...(branch ? { branch } : {}),
+    };
     writeRunMarker(ctx.workspaceRoot, marker);
     // the heartbeat reads the marker to know it still holds the run, so it starts after it is written
     if (!args['require-explicit-completion']) {
@@ -64,7 +81,7 @@ export const startCiRun: CommandModule<object, Args> = {
       writeRunMarker(ctx.workspaceRoot, { ...marker, heartbeatPid });
     }
     ctx.reporter.info(
-      `run ${run.runId} is open at ${ctx.client.url}; nx commands in this job are now distributed` +
+      `run ${run.runId}${branch ? ` (branch ${branch})` : ''} is open at ${ctx.client.url}; nx commands in this job are now distributed` +
         (args['require-explicit-completion']
           ? ' (no heartbeat: run stop-all-agents when the job ends)'
           : ` (heartbeat: the run fails if this job is silent for ${Math.round(run.mainTimeoutMs / 1000)} s)`),
