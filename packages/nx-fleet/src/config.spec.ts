@@ -39,4 +39,13 @@ describe('resolveClientConfig', () => {
     expect(resolveClientConfig({ ...env, GITHUB_REF_NAME: 'feature' }, { branch: 'main' })?.branch).toBe('main');
     expect(resolveClientConfig(env)?.branch).toBeUndefined();
   });
+
+  it('reads FLEET_ENCRYPTION_KEY; a set but unusable or empty key is an error that never shows it', () => {
+    const env = { FLEET_TOKEN: 't', FLEET_URL: 'http://env:1' };
+    expect(resolveClientConfig(env)?.encryptionKey).toBeUndefined();
+    expect(resolveClientConfig({ ...env, FLEET_ENCRYPTION_KEY: 'ab'.repeat(32) })?.encryptionKey).toBeDefined();
+    expect(() => resolveClientConfig({ ...env, FLEET_ENCRYPTION_KEY: 'hunter2-secret' })).toThrow(/FLEET_ENCRYPTION_KEY is not a usable key: .*64 hex digits or as base64/);
+    expect(() => resolveClientConfig({ ...env, FLEET_ENCRYPTION_KEY: 'hunter2-secret' })).not.toThrow(/hunter2/);
+    expect(() => resolveClientConfig({ ...env, FLEET_ENCRYPTION_KEY: '' })).toThrow(/FLEET_ENCRYPTION_KEY is set but empty \(is the CI secret missing\?\)/);
+  });
 });

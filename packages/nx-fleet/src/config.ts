@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FleetError } from './util/errors';
+import { EncryptionKey } from './client/encryption';
 import { resolveBranch, type Env } from './identity';
 
 /** Where the coordinator is and how to authenticate, for the client side. */
@@ -9,6 +10,8 @@ export interface ClientConfig {
   token: string;
   /** The branch cache requests declare (x-fleet-branch); undefined when none is known. */
   branch?: string;
+  /** FLEET_ENCRYPTION_KEY, when set: artifacts are end-to-end encrypted with it. */
+  encryptionKey?: EncryptionKey;
 }
 
 /** The runner options users put in nx.json (`tasksRunnerOptions.default.options`). */
@@ -73,7 +76,9 @@ export function resolveClientConfig(
     throw new FleetError(`FLEET_TOKEN is not set: set it to the coordinator's token (a CI secret) to use ${url}`, 'bad_config');
   }
   const branch = sources.branch || resolveBranch(env);
-  return { url, token, ...(branch ? { branch } : {}) };
+  // set but unusable (or empty: a missing CI secret) is an error, never a silent plaintext upload
+  const encryptionKey = env.FLEET_ENCRYPTION_KEY === undefined ? undefined : EncryptionKey.parse(env.FLEET_ENCRYPTION_KEY);
+  return { url, token, ...(branch ? { branch } : {}), ...(encryptionKey ? { encryptionKey } : {}) };
 }
 
 export function requireClientConfig(env: Env, sources: Parameters<typeof resolveClientConfig>[1] = {}): ClientConfig {

@@ -125,7 +125,7 @@ export async function encryptFile(key: EncryptionKey, artifactKey: string, sourc
  * DecryptionError saying why when it is not ours to decrypt: not encrypted, encrypted with
  * another key, written for another artifact, or altered. `target` is removed then.
  */
-export async function decryptFile(key: EncryptionKey, artifactKey: string, source: string, target: string): Promise<void> {
+export async function decryptFile(key: EncryptionKey, artifactKey: string, source: string, target: string): Promise<{ sha256: string; size: number }> {
   const { size } = await stat(source);
   const fixed = ENCRYPTION_MAGIC.length + KEY_ID_LENGTH + IV_LENGTH + 1;
   const handle = await open(source, 'r');
@@ -162,7 +162,21 @@ export async function decryptFile(key: EncryptionKey, artifactKey: string, sourc
   try {
     // an empty plaintext has no bytes between header and tag: read nothing, still check the tag
     const body = end >= head.length ? createReadStream(source, { start: head.length, end }) : emptySource();
-    await pipeline(body, decipher, createWriteStream(target));
+    const digest = createHash('sha256');
+    let plainSize = 0;
+    await pipeline(
+      body,
+      decipher,
+      async function* (plain: AsyncIterable<Buffer>) {
+        for await (const chunk of plain) {
+          digest.update(chunk);
+          plainSize += chunk.length;
+          yield chunk;
+        }
+      },
+      createWriteStream(target),
+    );
+    return { sha256: digest.digest('hex'), size: plainSize };
   } catch (error) {
     await rm(target, { force: true });
     // (not `instanceof Error`: crypto's errors may come from another realm, e.g. under jest)

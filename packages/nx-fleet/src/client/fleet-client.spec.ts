@@ -1,12 +1,16 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HEADER_BRANCH, HEADER_SHA256, MAX_BRANCH_LENGTH } from '@fleet/protocol';
-import { FleetClient, normalizeBranch } from './fleet-client';
+import { startServer, silentReporter } from '@fleet/coordinator';
+import { EncryptionKey } from './encryption';
+import { FleetClient, IntegrityError, normalizeBranch } from './fleet-client';
+import { NO_RETRY } from './retry';
 
 /** A cache server in memory that records the headers of every request. */
 async function cacheServer(): Promise<{ url: string; seen: IncomingMessage['headers'][]; blobs: Map<string, Buffer>; close(): Promise<void> }> {
@@ -76,6 +80,70 @@ describe('FleetClient cache requests', () => {
     // the same name however often it is normalized (an agent sends its run's branch as it is)
     for (const name of ['main', 'fé/100%', 'feat/🚀', 'é'.repeat(200)]) {
       expect(normalizeBranch(normalizeBranch(name))).toBe(normalizeBranch(name));
+    }
+  });
+});
+
+describe('FleetClient with FLEET_ENCRYPTION_KEY (against a real coordinator)', () => {
+  const key = EncryptionKey.parse('c3'.repeat(32));
+  const TOKEN = 'enc-token-0123456789';
+  const sha = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
+
+  it('uploads ciphertext only, downloads and decrypts it, and leaves no temporary file', async () => {
+    const server = await startServer({ host: '127.0.0.1', port: 0, dataDir: mkdtempSync(join(tmpdir(), 'fleet-enc-data-')), token: TOKEN, reporter: silentReporter });
+    const dir = mkdtempSync(join(tmpdir(), 'fleet-enc-client-'));
+    try {
+      const options = { url: server.url, token: TOKEN, retry: NO_RETRY, branch: 'main' };
+      const encrypted = new FleetClient({ ...options, encryptionKey: key });
+      const plain = join(dir, 'artifact.tar.gz');
+      writeFileSync(plain, randomBytes(3 * 1024 * 1024));
+      expect(await encrypted.uploadArtifact('1111aaaa', plain, sha(plain))).toBe('stored');
+      expect(readdirSync(dir)).toEqual(['artifact.tar.gz']);
+
+      // the coordinator holds (and checks the digest of) the ciphertext, never the plaintext
+      const raw = join(dir, 'raw');
+      const stored = await new FleetClient(options).downloadArtifact('1111aaaa', raw);
+      expect(stored!.sha256).not.toBe(sha(plain));
+      expect(readFileSync(raw).subarray(0, 9).toString()).toBe('FLEETENC1');
+
+      const got = join(dir, 'got');
+      expect(await encrypted.downloadArtifact('1111aaaa', got)).toEqual({ file: got, sha256: sha(plain), size: 3 * 1024 * 1024 });
+      expect(sha(got)).toBe(sha(plain));
+      expect(readdirSync(dir).sort()).toEqual(['artifact.tar.gz', 'got', 'raw']);
+
+      // a miss is still a miss
+      expect(await encrypted.downloadArtifact('2222bbbb', join(dir, 'none'))).toBeNull();
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a plaintext entry, another key or a blob under another hash is an IntegrityError that says which', async () => {
+    const server = await startServer({ host: '127.0.0.1', port: 0, dataDir: mkdtempSync(join(tmpdir(), 'fleet-enc-data-')), token: TOKEN, reporter: silentReporter });
+    const dir = mkdtempSync(join(tmpdir(), 'fleet-enc-client-'));
+    try {
+      const options = { url: server.url, token: TOKEN, retry: NO_RETRY, branch: 'main' };
+      const file = join(dir, 'a');
+      writeFileSync(file, 'hello');
+      await new FleetClient(options).uploadArtifact('3333cccc', file, sha(file));
+      const encrypted = new FleetClient({ ...options, encryptionKey: key });
+      const plaintextEntry = encrypted.downloadArtifact('3333cccc', join(dir, 'x'));
+      await expect(plaintextEntry).rejects.toThrow(IntegrityError);
+      await expect(plaintextEntry).rejects.toThrow(/artifact 3333cccc failed its integrity check: it is not encrypted with FLEET_ENCRYPTION_KEY \(written without a key/);
+
+      await new FleetClient({ ...options, encryptionKey: EncryptionKey.parse('d4'.repeat(32)) }).uploadArtifact('4444dddd', file, sha(file));
+      await expect(encrypted.downloadArtifact('4444dddd', join(dir, 'y'))).rejects.toThrow(/encrypted with another key than FLEET_ENCRYPTION_KEY/);
+
+      // the coordinator (or whoever runs it) copies one entry's blob under another hash
+      await encrypted.uploadArtifact('5555eeee', file, sha(file));
+      const blob = join(dir, 'blob');
+      await new FleetClient(options).downloadArtifact('5555eeee', blob);
+      await new FleetClient(options).uploadArtifact('6666ffff', blob, sha(blob));
+      await expect(encrypted.downloadArtifact('6666ffff', join(dir, 'z'))).rejects.toThrow(/written for another artifact \(5555eeee\), not 6666ffff/);
+      for (const name of ['x', 'y', 'z']) expect(existsSync(join(dir, name))).toBe(false);
+      expect(readdirSync(dir).filter((n) => n.includes('.enc-'))).toEqual([]);
+    } finally {
+      await server.close();
     }
   });
 });

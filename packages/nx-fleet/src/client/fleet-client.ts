@@ -25,6 +25,8 @@ import {
   type FinishExecutionRequest,
 } from '@fleet/protocol';
 import { FleetError } from '../util/errors';
+import { newId } from '../util/ids';
+import { DecryptionError, decryptFile, encryptFile, type EncryptionKey } from './encryption';
 import { JsonHttp, httpError, type HttpOptions } from './http';
 import { DEFAULT_RETRY, NO_RETRY, type RetryPolicy } from './retry';
 
@@ -38,6 +40,11 @@ export interface ClientOptions {
    * so that the coordinator scopes writes to it unless it is a trusted branch.
    */
   branch?: string;
+  /**
+   * FLEET_ENCRYPTION_KEY: artifacts are encrypted before upload and decrypted after
+   * download (AES-256-GCM); the coordinator only ever holds ciphertext.
+   */
+  encryptionKey?: EncryptionKey;
 }
 
 export interface DownloadedArtifact {
@@ -174,6 +181,24 @@ export class FleetClient {
    * the file and throws: the caller treats that as a miss, never as a hit.
    */
   async downloadArtifact(hash: string, file: string): Promise<DownloadedArtifact | null> {
+    const key = this.options.encryptionKey;
+    if (!key) return this.downloadBlob(hash, file);
+    const blob = `${file}.enc-${newId()}`;
+    try {
+      if (!(await this.downloadBlob(hash, blob))) return null;
+      try {
+        return { file, ...(await decryptFile(key, hash, blob, file)) };
+      } catch (error) {
+        if (error instanceof DecryptionError) throw new IntegrityError(hash, error.message);
+        throw error;
+      }
+    } finally {
+      await rm(blob, { force: true });
+    }
+  }
+
+  /** The blob as the coordinator holds it, length and sha256 checked. */
+  private async downloadBlob(hash: string, file: string): Promise<DownloadedArtifact | null> {
     const path = routePath('getCache', { hash });
     return this.http.withRetry(`GET ${path}`, {}, async () => {
       const res = await request(this.http.url(path), {
@@ -215,10 +240,25 @@ export class FleetClient {
     });
   }
 
-  /** Uploads a file as the artifact `hash`. 'exists' when the coordinator already has it. */
+  /**
+   * Uploads a file as the artifact `hash`. 'exists' when the coordinator already has it.
+   * With an encryption key the ciphertext (a temporary file beside `file`) is what is
+   * sent and declared; `sha256` is then not used.
+   */
   async uploadArtifact(hash: string, file: string, sha256: string): Promise<'stored' | 'exists'> {
+    const key = this.options.encryptionKey;
+    if (!key) return this.uploadBlob(hash, file, sha256, (await stat(file)).size);
+    const blob = `${file}.enc-${newId()}`;
+    try {
+      const encrypted = await encryptFile(key, hash, file, blob);
+      return await this.uploadBlob(hash, blob, encrypted.sha256, encrypted.size);
+    } finally {
+      await rm(blob, { force: true });
+    }
+  }
+
+  private async uploadBlob(hash: string, file: string, sha256: string, size: number): Promise<'stored' | 'exists'> {
     const path = routePath('putCache', { hash });
-    const { size } = await stat(file);
     return this.http.withRetry(`PUT ${path}`, { retry: { ...DEFAULT_RETRY, maxAttempts: 5, maxTotalMs: 120_000 } }, async () => {
       const res = await request(this.http.url(path), {
         method: 'PUT',
