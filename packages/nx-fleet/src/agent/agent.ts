@@ -5,7 +5,7 @@ import { constants as osConstants, hostname } from 'node:os';
 import { join } from 'node:path';
 import * as tar from 'tar';
 import type { LeasedTask, RunView } from '@fleet/protocol';
-import { normalizeBranch, LONG_POLL_MS, type FleetClient } from '../client/fleet-client';
+import { cleanBranch, LONG_POLL_MS, type FleetClient } from '../client/fleet-client';
 import { CoordinatorHttpError } from '../client/http';
 import type { Reporter } from '../reporter';
 import { startRelay, type Relay } from '../relay/relay-server';
@@ -424,7 +424,7 @@ async function uploadCapturedFailure(
 /** The branch of a run (RunView.branch, when the coordinator tells it), cleaned for a header. */
 export function runBranch(run: RunView): string | undefined {
   const branch = (run as RunView & { branch?: unknown }).branch;
-  return typeof branch === 'string' ? normalizeBranch(branch) : undefined;
+  return typeof branch === 'string' ? cleanBranch(branch) : undefined;
 }
 
 export function agentNameFromEnv(env: NodeJS.ProcessEnv): string {

@@ -63,6 +63,22 @@ describe('start-ci-run and the branch of the run (against a real coordinator)', 
     expect(relayClientConfig(env, workspace()).branch).toBe('feature/x');
   });
 
+  it('a branch outside ASCII is one branch in the run, the marker and the header (encoded, decoded by the coordinator)', async () => {
+    const root = workspace();
+    const env = { ...base, FLEET_RUN_ID: 'scr-utf8' };
+    expect((await runCli(['start-ci-run', '--branch', 'feat/é-100%', '--require-explicit-completion'], env, root)).exitCode).toBe(0);
+    expect(readRunMarker(root)?.branch).toBe('feat/é-100%');
+    const run = await client().getRun('scr-utf8');
+    expect(run.branch).toBe('feat/é-100%');
+    const file = join(root, 'artifact');
+    writeFileSync(file, 'utf8 output');
+    const sha = createHash('sha256').update('utf8 output').digest('hex');
+    await new FleetClient(relayClientConfig(env, root)).uploadArtifact('def456', file, sha);
+    // an agent sends its run's branch (RunView.branch): it finds what main wrote
+    expect(await client(run.branch ?? undefined).downloadArtifact('def456', join(root, 'got'))).toMatchObject({ sha256: sha });
+    expect(await client('feat/e-100%').downloadArtifact('def456', join(root, 'got2'))).toBeNull();
+  });
+
   it('refuses an empty --branch', async () => {
     const result = await runCli(['start-ci-run', '--branch', '\u0007', '--require-explicit-completion'], { ...base, FLEET_RUN_ID: 'scr-empty' }, workspace());
     expect(result.exitCode).toBe(1);

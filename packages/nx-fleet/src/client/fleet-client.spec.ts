@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { HEADER_BRANCH, HEADER_SHA256, MAX_BRANCH_LENGTH } from '@fleet/protocol';
 import { startServer, silentReporter } from '@fleet/coordinator';
 import { EncryptionKey } from './encryption';
-import { FleetClient, IntegrityError, normalizeBranch } from './fleet-client';
+import { branchHeaderValue, cleanBranch, FleetClient, IntegrityError } from './fleet-client';
 import { NO_RETRY } from './retry';
 
 /** A cache server in memory that records the headers of every request. */
@@ -71,15 +71,16 @@ describe('FleetClient cache requests', () => {
     } finally {
       await server.close();
     }
-    expect(normalizeBranch('a'.repeat(1000))).toHaveLength(MAX_BRANCH_LENGTH);
-    expect(normalizeBranch('\u0001\u0002 ')).toBeUndefined();
-    // a header holds Latin-1 only: other characters are percent-encoded (UTF-8), never cut in half
-    expect(normalizeBranch('fé/100%')).toBe('f%C3%A9/100%');
-    expect(normalizeBranch('x'.repeat(MAX_BRANCH_LENGTH - 2) + 'é')).toBe('x'.repeat(MAX_BRANCH_LENGTH - 2));
-    expect(normalizeBranch('a\ud800b')).toBe('ab');
-    // the same name however often it is normalized (an agent sends its run's branch as it is)
-    for (const name of ['main', 'fé/100%', 'feat/🚀', 'é'.repeat(200)]) {
-      expect(normalizeBranch(normalizeBranch(name))).toBe(normalizeBranch(name));
+    expect(cleanBranch('a'.repeat(1000))).toHaveLength(MAX_BRANCH_LENGTH);
+    expect(branchHeaderValue('a'.repeat(1000))).toHaveLength(MAX_BRANCH_LENGTH);
+    expect(branchHeaderValue('\u0001\u0002 ')).toBeUndefined();
+    expect(cleanBranch('fé\u0007')).toBe('fé');
+    expect(cleanBranch('x'.repeat(MAX_BRANCH_LENGTH - 1) + '🚀')).toBe('x'.repeat(MAX_BRANCH_LENGTH - 1)); // never half a character
+    expect(cleanBranch('a\ud800b')).toBe('ab');
+    // a header holds Latin-1 only: `%` and other characters are percent-encoded (UTF-8) and decode to the clean name
+    expect(branchHeaderValue('fé/100%')).toBe('f%C3%A9/100%25');
+    for (const name of ['main', 'fé/100%', 'feat/🚀', 'é'.repeat(300), 'a%zz']) {
+      expect(decodeURIComponent(branchHeaderValue(name)!)).toBe(cleanBranch(name));
     }
   });
 });

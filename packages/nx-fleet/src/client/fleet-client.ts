@@ -78,7 +78,7 @@ export class FleetClient {
 
   /** Auth and, when known, the branch: the headers of the cache routes. */
   private cacheHeaders(): Record<string, string> {
-    const branch = normalizeBranch(this.options.branch);
+    const branch = branchHeaderValue(this.options.branch);
     return { ...this.http.authHeaders(), ...(branch ? { [HEADER_BRANCH]: branch } : {}) };
   }
 
@@ -287,25 +287,33 @@ export class IntegrityError extends FleetError {
 }
 
 /**
- * A branch name as Fleet sends it (x-fleet-branch, CreateRunRequest.branch, the run
- * marker): control characters dropped (a header cannot hold CR/LF), characters outside
- * printable ASCII percent-encoded as UTF-8 (a header holds only Latin-1; the coordinator
- * then sees one spelling of the name in the header and in the run), at most
- * MAX_BRANCH_LENGTH characters, never half a character. Idempotent: `%` is left as it is,
- * so a name normalized once (an agent's run branch) is sent unchanged. Undefined when
- * nothing is left.
+ * A branch name as Fleet declares it (CreateRunRequest.branch, the run marker, an agent's
+ * run branch): control characters dropped, trimmed, at most MAX_BRANCH_LENGTH characters
+ * and never half of one. Undefined when nothing is left.
  */
-export function normalizeBranch(branch: string | undefined): string | undefined {
+export function cleanBranch(branch: string | undefined): string | undefined {
   if (branch === undefined) return undefined;
   let value = '';
   for (const c of branch.replace(/[\u0000-\u001f\u007f-\u009f]/g, '').trim()) {
     if (/^[\ud800-\udfff]$/.test(c)) continue; // half a surrogate pair: no character at all
-    const encoded = /^[\x20-\x7e]$/.test(c) ? c : encodeURIComponent(c);
-    if (value.length + encoded.length > MAX_BRANCH_LENGTH) break;
-    value += encoded;
+    if (value.length + c.length > MAX_BRANCH_LENGTH) break;
+    value += c;
   }
   value = value.trim();
   return value || undefined;
+}
+
+/**
+ * The x-fleet-branch header of a branch: cleanBranch, then `%` and every character outside
+ * printable ASCII percent-encoded as UTF-8 (a header holds Latin-1 only, and no CR/LF);
+ * the coordinator decodes it, so the header names the same branch as CreateRunRequest.branch.
+ */
+export function branchHeaderValue(branch: string | undefined): string | undefined {
+  const clean = cleanBranch(branch);
+  if (clean === undefined) return undefined;
+  let value = '';
+  for (const c of clean) value += /^[\x20-\x7e]$/.test(c) && c !== '%' ? c : encodeURIComponent(c);
+  return value;
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {

@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { spawnMainHeartbeat } from '../../ci-run/spawn-heartbeat';
-import { normalizeBranch } from '../../client/fleet-client';
+import { cleanBranch } from '../../client/fleet-client';
 import { resolveBranch } from '../../identity';
 import { assertFrontDoor } from '../../nx/front-door';
 import { writeRunMarker } from '../../run-marker';
@@ -44,7 +44,7 @@ export const startCiRun: CommandModule<object, Args> = {
       .option('task-timeout', { type: 'string', describe: 'Fail one attempt of a task after this long on an agent (seconds or 30m/1h; default 1 h)' })
       .check((a) => {
         if (!Number.isInteger(a.agents) || a.agents < 0 || a.agents > 1000) throw new Error('--agents must be a whole number from 0 to 1000');
-        if (a.branch !== undefined && !normalizeBranch(String(a.branch))) throw new Error('--branch needs a branch name');
+        if (a.branch !== undefined && !cleanBranch(String(a.branch))) throw new Error('--branch needs a branch name');
         runModelOptions(a); // throws naming the flag and its range
         return true;
       }) as never,
@@ -52,7 +52,7 @@ export const startCiRun: CommandModule<object, Args> = {
     const ctx = cliContext(args);
     assertFrontDoor(ctx.workspaceRoot);
     // the run's branch; the later nx commands of this job read it from the marker
-    const branch = normalizeBranch(args.branch ?? resolveBranch(process.env));
+    const branch = cleanBranch(args.branch ?? resolveBranch(process.env));
     const run = await ctx.client.createRun({
       runId: ctx.runId,
       agents: args.agents,
