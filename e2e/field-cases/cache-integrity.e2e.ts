@@ -187,7 +187,12 @@ async function everyPutFails(template: string, version: string): Promise<void> {
 
 
 describe('FC-18: a PUT cut half-way', () => {
-  const auth = (): Record<string, string> => ({ authorization: `Bearer ${coordinator.token}` });
+  // as Fleet's relay on the trusted main branch sends them (the writer declares the sha256)
+  const auth = (body?: Buffer): Record<string, string> => ({
+    authorization: `Bearer ${coordinator.token}`,
+    'x-fleet-branch': 'main',
+    ...(body === undefined ? {} : { 'x-fleet-sha256': createHash('sha256').update(body).digest('hex') }),
+  });
 
   /** A raw PUT that declares `declared` bytes, sends `sent` of them and then drops the connection. */
   function truncatedPut(hash: string, declared: number, sent: number): Promise<void> {
@@ -196,6 +201,7 @@ describe('FC-18: a PUT cut half-way', () => {
       const socket = connect(Number(port), hostname, () => {
         socket.write(
           `PUT /v1/cache/${hash} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nAuthorization: Bearer ${coordinator.token}\r\n` +
+            `X-Fleet-Branch: main\r\nX-Fleet-Sha256: ${'0'.repeat(64)}\r\n` +
             `Content-Type: application/octet-stream\r\nContent-Length: ${declared}\r\n\r\n`,
         );
         socket.write(randomBytes(sent), () => {
@@ -225,7 +231,7 @@ describe('FC-18: a PUT cut half-way', () => {
     const hash = createHash('sha256').update(randomBytes(8)).digest('hex').slice(0, 40);
     const neighbour = `${hash.slice(0, 39)}x`;
     const neighbourBody = Buffer.from('a neighbour that must stay');
-    const putNeighbour = await fetch(`${coordinator.url}/v1/cache/${neighbour}`, { method: 'PUT', headers: auth(), body: neighbourBody });
+    const putNeighbour = await fetch(`${coordinator.url}/v1/cache/${neighbour}`, { method: 'PUT', headers: auth(neighbourBody), body: neighbourBody });
     expect(putNeighbour.status).toBe(200);
 
     await truncatedPut(hash, 1_000_000, 400_000);
@@ -240,7 +246,7 @@ describe('FC-18: a PUT cut half-way', () => {
     const statuses: number[] = [];
     for (let i = 0; i < 100 && statuses.at(-1) !== 200; i++) {
       if (i > 0) await new Promise((r) => setTimeout(r, 100));
-      const put = await fetch(`${coordinator.url}/v1/cache/${hash}`, { method: 'PUT', headers: auth(), body });
+      const put = await fetch(`${coordinator.url}/v1/cache/${hash}`, { method: 'PUT', headers: auth(body), body });
       await put.arrayBuffer();
       statuses.push(put.status);
       if (put.status !== 503) break;
@@ -251,7 +257,8 @@ describe('FC-18: a PUT cut half-way', () => {
     expect(hit.status).toBe(200);
     expect(Buffer.from(await hit.arrayBuffer()).equals(body)).toBe(true);
     // a second complete upload replaces nothing: artifacts are immutable
-    const again = await fetch(`${coordinator.url}/v1/cache/${hash}`, { method: 'PUT', headers: auth(), body: randomBytes(10) });
+    const other10 = randomBytes(10);
+    const again = await fetch(`${coordinator.url}/v1/cache/${hash}`, { method: 'PUT', headers: auth(other10), body: other10 });
     await again.arrayBuffer();
     expect(again.status).toBe(409);
     const still = await fetch(`${coordinator.url}/v1/cache/${hash}`, { headers: auth() });

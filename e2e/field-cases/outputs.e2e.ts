@@ -16,7 +16,7 @@ import { cleanupAll, runToEnd } from '../support/processes';
 import { digestTree } from '../support/tree-digest';
 import { handmadeWorkspaceTemplate, type ProjectSpec } from '../support/workspaces';
 import { fleetEnv, fleetWorkspaces, nx, startCoordinator, tasksRunBy, type Coordinator } from '../fleet/cluster';
-import { customProjects, distributedRun, salt, localCacheHashes, logFlags, newestNxVersion, storedArtifacts } from './field-support';
+import { customProjects, distributedRun, salt, localCacheHashes, logFlags, newestNxVersion, sha256File, storedArtifacts } from './field-support';
 
 jest.setTimeout(6 * 60_000);
 
@@ -132,7 +132,12 @@ describe(`output field cases, Nx ${version}`, () => {
     expect(tarEntries(archive).filter((e) => e.includes('\\'))).toHaveLength(2);
     const put = await fetch(`${coordinator.url}/v1/cache/${hash}`, {
       method: 'PUT',
-      headers: { authorization: `Bearer ${coordinator.token}`, 'content-type': 'application/octet-stream' },
+      headers: {
+        authorization: `Bearer ${coordinator.token}`,
+        'content-type': 'application/octet-stream',
+        'x-fleet-branch': 'main',
+        'x-fleet-sha256': sha256File(archive),
+      },
       body: readFileSync(archive),
     });
     expect(put.status).toBe(200);
@@ -175,7 +180,12 @@ describe(`output field cases, Nx ${version}`, () => {
     execFileSync('tar', ['--no-unquote', '-czf', archive, '-C', stage, 'terminalOutput', 'code', ...names]);
     const put = await fetch(`${coordinator.url}/v1/cache/${hash}`, {
       method: 'PUT',
-      headers: { authorization: `Bearer ${coordinator.token}`, 'content-type': 'application/octet-stream' },
+      headers: {
+        authorization: `Bearer ${coordinator.token}`,
+        'content-type': 'application/octet-stream',
+        'x-fleet-branch': 'main',
+        'x-fleet-sha256': sha256File(archive),
+      },
       body: readFileSync(archive),
     });
     expect(put.status).toBe(200);

@@ -104,7 +104,13 @@ export interface FleetEnvOptions {
 }
 
 export function fleetEnv(workspace: string, coordinator: Coordinator, options: FleetEnvOptions): Record<string, string> {
-  return isolatedEnv(workspace, { FLEET_TOKEN: coordinator.token, FLEET_RUN_ID: options.runId, ...options.extra });
+  // a build of the trusted main branch unless a test says otherwise: artifacts go to blobs/default/
+  return isolatedEnv(workspace, {
+    FLEET_TOKEN: coordinator.token,
+    FLEET_RUN_ID: options.runId,
+    FLEET_BRANCH: 'main',
+    ...options.extra,
+  });
 }
 
 export function startAgent(

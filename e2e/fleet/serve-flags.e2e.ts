@@ -4,7 +4,7 @@
  * gets --main-timeout / --run-timeout / --task-timeout as defaults) and bad values are refused in one
  * line naming the flag.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,8 @@ import { CLI, startCoordinator } from './cluster';
 
 jest.setTimeout(2 * 60_000);
 
+const sha256 = (body: Buffer): string => createHash('sha256').update(body).digest('hex');
+
 afterAll(() => cleanupAll());
 
 describe('nx-fleet serve flags', () => {
@@ -22,17 +24,19 @@ describe('nx-fleet serve flags', () => {
       extraArgs: ['--max-artifact-mb', '1', '--main-timeout', '45s', '--run-timeout', '90m', '--task-timeout', '20m', '--lease-retries', '1'],
     });
     const auth = { authorization: `Bearer ${coordinator.token}` };
+    const bigBody = randomBytes(2 * 1024 * 1024);
     const big = await fetch(`${coordinator.url}/v1/cache/${'a'.repeat(20)}`, {
       method: 'PUT',
-      headers: { ...auth, 'content-type': 'application/octet-stream' },
-      body: randomBytes(2 * 1024 * 1024),
+      headers: { ...auth, 'content-type': 'application/octet-stream', 'x-fleet-sha256': sha256(bigBody) },
+      body: bigBody,
     });
     expect(big.status).toBe(413);
     expect(await big.text()).toMatch(/1048576/);
+    const smallBody = randomBytes(512 * 1024);
     const small = await fetch(`${coordinator.url}/v1/cache/${'b'.repeat(20)}`, {
       method: 'PUT',
-      headers: { ...auth, 'content-type': 'application/octet-stream' },
-      body: randomBytes(512 * 1024),
+      headers: { ...auth, 'content-type': 'application/octet-stream', 'x-fleet-sha256': sha256(smallBody) },
+      body: smallBody,
     });
     expect(small.status).toBe(200);
     const run = await fetch(`${coordinator.url}/v1/runs`, {
@@ -44,11 +48,40 @@ describe('nx-fleet serve flags', () => {
     expect(await run.json()).toMatchObject({ mainTimeoutMs: 45_000, runTimeoutMs: 90 * 60_000, taskTimeoutMs: 20 * 60_000 });
   });
 
+  it('applies --trusted-branches and --rate-limit', async () => {
+    const coordinator = await startCoordinator({ extraArgs: ['--trusted-branches', 'trunk, release/*', '--rate-limit', '6'] });
+    const body = randomBytes(1024);
+    const headers = (branch: string): Record<string, string> => ({
+      authorization: `Bearer ${coordinator.token}`,
+      'content-type': 'application/octet-stream',
+      'x-fleet-sha256': sha256(body),
+      'x-fleet-branch': branch,
+    });
+    const status = async (path: string, init: RequestInit): Promise<number> => {
+      const res = await fetch(`${coordinator.url}${path}`, init);
+      await res.arrayBuffer();
+      return res.status;
+    };
+    // main is not trusted on this coordinator: its write stays its own; release/2 writes to the shared namespace
+    expect(await status('/v1/cache/h-main', { method: 'PUT', headers: headers('main'), body })).toBe(200);
+    expect(await status('/v1/cache/h-main', { headers: headers('trunk') })).toBe(404);
+    expect(await status('/v1/cache/h-rel', { method: 'PUT', headers: headers('release/2'), body })).toBe(200);
+    expect(await status('/v1/cache/h-rel', { headers: headers('trunk') })).toBe(200);
+    // six requests in the minute so far: the seventh is limited
+    expect(await status('/v1/cache/h-rel', { headers: headers('trunk') })).toBe(200);
+    expect(await status('/v1/cache/h-rel', { headers: headers('trunk') })).toBe(200);
+    const limited = await fetch(`${coordinator.url}/v1/cache/h-rel`, { headers: headers('trunk') });
+    expect(limited.status).toBe(429);
+    expect(await limited.json()).toMatchObject({ code: 'rate_limited' });
+  });
+
   it.each([
     [['--main-timeout', '2s'], /--main-timeout must be a duration from 10 s to 24 h/],
     [['--max-artifact-mb', '0'], /--max-artifact-mb must be a number of MiB above 0/],
     [['--lease-retries', '11'], /--lease-retries must be a whole number from 0 to 10/],
     [['--agentless-timeout', 'soon'], /--agentless-timeout must be a duration/],
+    [['--rate-limit', '-1'], /--rate-limit must be a whole number from 0 to 100000000/],
+    [['--max-long-polls', '0'], /--max-long-polls must be a whole number from 1 to 1000000/],
   ])('refuses %j in one line naming the flag', async (args, message) => {
     const dir = mkdtempSync(join(tmpdir(), 'fleet-serve-flags-'));
     const result = await runToEnd('serve', process.execPath, [CLI, 'serve', '--port', '0', '--data-dir', dir, ...args], {

@@ -18,6 +18,27 @@ interface Args {
   'run-timeout'?: string;
   'task-timeout'?: string;
   'agentless-timeout'?: string;
+  'trusted-branches'?: string;
+  'rate-limit'?: number;
+  'max-long-polls'?: number;
+}
+
+/** Whole number from min to max, or a message naming the flag. */
+function wholeNumber(flag: string, value: number | undefined, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`--${flag} must be a whole number from ${min} to ${max}`);
+  return value;
+}
+
+/** `main,release/*` -> ['main', 'release/*']; an empty value trusts no branch. */
+function trustedBranches(raw: string | undefined): string[] | undefined {
+  const value = raw ?? process.env.FLEET_TRUSTED_BRANCHES;
+  if (value === undefined) return undefined;
+  const list = value.split(',').map((b) => b.trim()).filter((b) => b !== '');
+  for (const b of list) {
+    if (b.length > 256 || /[\x00-\x1f\x7f]/.test(b)) throw new Error(`--trusted-branches: "${b.slice(0, 40)}" is not a branch name or pattern`);
+  }
+  return list;
 }
 
 /** The server-wide defaults runs get when start-ci-run sets none (and the coordinator's own limits). */
@@ -30,6 +51,10 @@ function serverLimits(a: Args): Record<string, number> {
   if (a['agentless-timeout'] !== undefined) {
     limits.noAgentMs = parseDurationFlag('agentless-timeout', a['agentless-timeout'], { min: 1_000, max: 24 * 3_600_000 });
   }
+  const rate = wholeNumber('rate-limit', a['rate-limit'], 0, 100_000_000);
+  if (rate !== undefined) limits.rateLimitPerMinute = rate;
+  const polls = wholeNumber('max-long-polls', a['max-long-polls'], 1, 1_000_000);
+  if (polls !== undefined) limits.maxLongPollsPerToken = polls;
   return limits;
 }
 
@@ -63,6 +88,12 @@ export const serve: CommandModule<object, Args> = {
       .option('run-timeout', { type: 'string', describe: 'Default for runs: fail a run this long after it opened (default 3h)' })
       .option('task-timeout', { type: 'string', describe: 'Default for runs: fail one attempt of a task after this long (default 1h)' })
       .option('agentless-timeout', { type: 'string', describe: 'Fail a run whose ready tasks have had no agent for this long (default 30s)' })
+      .option('trusted-branches', {
+        type: 'string',
+        describe: 'Comma-separated branches (or patterns like release/*) whose cache writes are shared (default: FLEET_TRUSTED_BRANCHES, else main,master)',
+      })
+      .option('rate-limit', { type: 'number', describe: 'Requests per token per minute before 429 (default 20000; 0 = no limit)' })
+      .option('max-long-polls', { type: 'number', describe: 'Long-polls one token may hold open at once (default 1000)' })
       .check((a) => {
         if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new Error('--port must be a whole number from 0 to 65535');
         if (!Number.isInteger(a['lease-retries']) || a['lease-retries'] < 0 || a['lease-retries'] > 10) {
@@ -71,6 +102,7 @@ export const serve: CommandModule<object, Args> = {
         const mb = a['max-artifact-mb'];
         if (mb !== undefined && (!Number.isFinite(mb) || mb <= 0 || mb > 1024 * 1024)) throw new Error('--max-artifact-mb must be a number of MiB above 0');
         serverLimits(a); // throws naming the flag and its range
+        trustedBranches(a['trusted-branches']);
         if (!Number.isInteger(a['lease-ms']) || a['lease-ms'] < 100) throw new Error('--lease-ms must be a whole number of milliseconds, at least 100');
         return true;
       }) as never,
@@ -88,6 +120,7 @@ export const serve: CommandModule<object, Args> = {
       leaseMs: args['lease-ms'],
       leaseRetries: args['lease-retries'],
       ...serverLimits(args),
+      ...(trustedBranches(args['trusted-branches']) === undefined ? {} : { trustedBranches: trustedBranches(args['trusted-branches']) }),
       reporter,
     });
     process.stdout.write(`Fleet coordinator listening on ${server.url} (data in ${dataDir}; token from ${origin})\n`);
