@@ -35,6 +35,7 @@ import {
   logFlags,
   startAgentWithEnv,
   startFaultProxy,
+  storedArtifacts,
   within,
   type FaultProxy,
 } from './field-support';
@@ -141,6 +142,34 @@ describe.each(e2eNxVersions())('cache integrity field cases, Nx %s', (version) =
     expect(markerCount(agentDir)).toBe(1); // it really ran there again
     expect(markerCount(main)).toBe(0); // and never on main
     expect(second.stop).toExitWith(1);
+  });
+
+  it('a blob corrupted on the coordinator\'s disk is reported there and is a miss: the task runs, exit 0', async () => {
+    const { main } = await fleetWorkspaces(template, coordinator, 0, customProjects(PROJECTS, salted));
+    const other = await copyWorkspace(main); // a second machine, nothing in its local cache
+    const before = new Set(storedArtifacts(coordinator).keys());
+    const first = await nx(main, fleetEnv(main, coordinator, { runId: 'unused', extra: { FLEET_RUN_ID: undefined } }), ['run', 'a:build', ...logFlags(version)]);
+    expect(first).toExitWith(0);
+    const added = [...storedArtifacts(coordinator).keys()].filter((k) => !before.has(k));
+    expect(added).toHaveLength(1);
+    const blob = join(coordinator.dataDir, 'blobs', 'default', added[0]);
+    const bytes = readFileSync(blob);
+    bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+    writeFileSync(blob, bytes);
+
+    const second = await nx(other, fleetEnv(other, coordinator, { runId: 'unused', extra: { FLEET_RUN_ID: undefined } }), ['run', 'a:build', ...logFlags(version)]);
+    expect(second).toExitWith(0);
+    expect(second.stdout).toContain('built-a'); // it ran: not restored from the corrupt blob
+    // the coordinator cuts the download before its last bytes and drops the blob: the relay's retry is a plain miss
+    expect(readFileSync(join(other, 'dist/a/data.txt'), 'utf8')).toBe('data-of-a\n');
+    await within(
+      (async () => {
+        for (let i = 0; i < 100 && !coordinator.process.output.includes('failed its sha256 check'); i++) await new Promise((r) => setTimeout(r, 50));
+      })(),
+      10_000,
+      'the coordinator to report the corrupt blob',
+    );
+    expect(coordinator.process.output).toContain(`artifact default/${added[0]} failed its sha256 check; removed`);
   });
 
   it('FC-19: with the coordinator as remote cache, a failed a:lint runs again on the next run and exits 1 both times', async () => {

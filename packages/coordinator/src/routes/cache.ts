@@ -61,13 +61,13 @@ export function registerCacheRoutes(app: FastifyInstance, ctx: RouteContext): vo
     if (record === null || found === null || found.size !== record.size) {
       if (record !== null) {
         found?.stream.destroy();
-        reporter.error('artifact missing or of the wrong size; removed', { key, recorded: record.size, size: found?.size });
+        reporter.error(`artifact ${key} is missing or of the wrong size; removed`, { key, recorded: record.size, size: found?.size });
         await forget(key);
       }
       throw new NotFoundError(`no artifact for hash ${request.params.hash}`);
     }
     return streamVerified(reply, found.stream, record.sha256, record.size, (actual) => {
-      reporter.error('artifact failed its sha256 check; removed', { key, recorded: record.sha256, actual });
+      reporter.error(`artifact ${key} failed its sha256 check; removed`, { key, recorded: record.sha256, actual });
       forget(key).catch((error: unknown) => reporter.error('could not remove corrupt artifact', { key, error: String(error) }));
     });
   });
