@@ -1,9 +1,10 @@
-import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tar from 'tar';
 import type { FleetClient } from '../client/fleet-client';
 import type { Reporter } from '../reporter';
+import { writeRawArchive, type RawEntry } from '../replay/tar-fixtures';
 import { CoordinatorCache } from './cache-handler';
 
 /** An Nx cache archive whose output entries are named `names` (as written, separators included). */
@@ -22,7 +23,7 @@ function archive(dir: string, names: string[], code = 0): string {
   return file;
 }
 
-function cacheServing(file: string, dir: string): { cache: CoordinatorCache; warnings: string[] } {
+function cacheServing(file: string, dir: string): { cache: CoordinatorCache; warnings: string[]; tmpDir: string } {
   const warnings: string[] = [];
   const reporter = { info: () => {}, debug: () => {}, warn: (m: string) => warnings.push(m), error: () => {} } as unknown as Reporter;
   const client = {
@@ -31,7 +32,8 @@ function cacheServing(file: string, dir: string): { cache: CoordinatorCache; war
       return { file: target, sha256: '', size: 0 };
     },
   } as unknown as FleetClient;
-  return { cache: new CoordinatorCache(client, reporter, mkdtempSync(join(dir, 'tmp-'))), warnings };
+  const tmpDir = mkdtempSync(join(dir, 'tmp-'));
+  return { cache: new CoordinatorCache(client, reporter, tmpDir), warnings, tmpDir };
 }
 
 describe('CoordinatorCache.fetchSuccess (FC-13: archives made on Windows)', () => {
@@ -56,5 +58,45 @@ describe('CoordinatorCache.fetchSuccess (FC-13: archives made on Windows)', () =
     const found = await cache.fetchSuccess('789');
     expect(found).toBeNull();
     expect(warnings[0]).toMatch(/holds a failed result \(code 1\)/);
+  });
+});
+
+describe('CoordinatorCache.fetchSuccess refuses unsafe archives (Nx 21+ unpacks them itself)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fleet-cache-handler-'));
+  const raw = (entries: RawEntry[], code = 0) => writeRawArchive(join(mkdtempSync(join(dir, 'raw-')), 'a.tar.gz'), entries, code);
+
+  it.each<[string, RawEntry[], string]>([
+    ['a .. path', [{ path: 'dist/../../evil.txt', body: 'x' }], 'dist/../../evil.txt'],
+    ['an absolute path', [{ path: '/etc/evil', body: 'x' }], '/etc/evil'],
+    ['a FIFO', [{ path: 'dist/pipe', type: 'FIFO' }], 'dist/pipe'],
+    ['a symbolic link out', [{ path: 'dist/out', type: 'SymbolicLink', linkpath: '../../outside' }], 'dist/out'],
+    ['a hard link out', [{ path: 'dist/h', type: 'Link', linkpath: '/etc/passwd' }], 'dist/h'],
+  ])('treats an archive with %s as a miss, warns naming the entry and removes the download', async (_what, entries, named) => {
+    const { cache, warnings, tmpDir } = cacheServing(raw([{ path: 'dist/ok.txt', body: 'ok' }, ...entries]), dir);
+    expect(await cache.fetchSuccess('bad1')).toBeNull();
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('cache entry bad1 is an unsafe archive, treating it as a miss');
+    expect(warnings[0]).toContain(named);
+    expect(readdirSync(tmpDir)).toEqual([]);
+  });
+
+  it('reports an unsafe archive as unsafe even when it also holds a failure', async () => {
+    const { cache, warnings } = cacheServing(raw([{ path: '../evil', body: 'x' }], 1), dir);
+    expect(await cache.fetchSuccess('bad2')).toBeNull();
+    expect(warnings).toEqual([expect.stringMatching(/unsafe archive.*\.\.\/evil/)]);
+  });
+
+  it('serves an archive whose links stay inside', async () => {
+    const { cache, warnings } = cacheServing(
+      raw([
+        { path: 'node_modules/tool/cli.js', body: 'cli' },
+        { path: 'node_modules/.bin/tool', type: 'SymbolicLink', linkpath: '../tool/cli.js' },
+      ]),
+      dir,
+    );
+    const found = await cache.fetchSuccess('good');
+    expect(found).not.toBeNull();
+    expect(existsSync(found!.file)).toBe(true);
+    expect(warnings).toEqual([]);
   });
 });

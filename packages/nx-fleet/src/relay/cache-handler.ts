@@ -54,6 +54,16 @@ export class CoordinatorCache implements RelayHandler {
     const found = await this.fetch(hash);
     if (!found) return null;
     const summary = summarize(found.file);
+    if (summary.problems.length > 0) {
+      // Nx 21+ unpacks archives itself: an unsafe one must never reach it
+      const shown = summary.problems.slice(0, 3).map((p) => `${p.entry} (${p.reason})`);
+      const more = summary.problems.length > shown.length ? ` and ${summary.problems.length - shown.length} more` : '';
+      this.reporter.warn(
+        `cache entry ${hash} is an unsafe archive, treating it as a miss: entry ${shown.join(', ')}${more}`,
+      );
+      await rm(found.file, { force: true });
+      return null;
+    }
     if (summary.code !== 0) {
       this.reporter.warn(`cache entry ${hash} holds a failed result (code ${summary.code ?? 'unreadable'}); treating it as a miss`);
       await rm(found.file, { force: true });
@@ -95,11 +105,14 @@ export class CoordinatorCache implements RelayHandler {
   }
 }
 
-/** The exit code and odd entry names of an Nx cache archive; code null when it has none or cannot be read. */
+/**
+ * The exit code, odd entry names and safety problems of an Nx cache archive, in one read;
+ * code null when it has none or cannot be read.
+ */
 function summarize(file: string): ArchiveSummary {
   try {
     return inspectArchive(file);
   } catch {
-    return { code: null, backslashNames: [] }; // not a readable archive: it cannot be a success either
+    return { code: null, backslashNames: [], problems: [] }; // not a readable archive: it cannot be a success either
   }
 }
