@@ -23,8 +23,17 @@ function replayIfStaged(): void {
   const root = process.env.NX_WORKSPACE_ROOT ?? process.cwd();
   let log = '';
   if (staged.archive) {
-    extractTaskArchive(staged.archive, root);
-    log = readTerminalOutput(staged.archive) ?? '';
+    try {
+      extractTaskArchive(staged.archive, root);
+    } catch (error) {
+      // an unsafe archive (or one node-tar would not write) restores nothing; the failure still shows
+      process.stderr.write(`[fleet] error: ${taskId}: the agent's outputs were not restored: ${(error as Error).message}\n`);
+    }
+    try {
+      log = readTerminalOutput(staged.archive) ?? '';
+    } catch {
+      log = '';
+    }
   }
   process.stdout.write(`${staged.banner}\n${log}${log.endsWith('\n') || log === '' ? '' : '\n'}`);
   process.exit(staged.exitCode === 0 ? 1 : staged.exitCode);
