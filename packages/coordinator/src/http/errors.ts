@@ -1,3 +1,5 @@
+import { maxHeaderSize, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isFleetError } from '@fleet/core';
 import type { ErrorBody, ErrorCode } from '@fleet/protocol';
@@ -75,4 +77,72 @@ export function registerErrorHandling(app: FastifyInstance, reporter: Reporter):
   app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) =>
     sendError(reply, 404, { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
   );
+  // Node answers an Expect other than 100-continue itself, with a bare 417; this gives it Fleet's shape
+  app.server.on('checkExpectation', (_request: IncomingMessage, response: ServerResponse) => {
+    const body: ErrorBody = { code: 'bad_request', message: 'unsupported Expect header: only Expect: 100-continue is understood' };
+    response.shouldKeepAlive = false;
+    response.writeHead(417, { 'content-type': 'application/json; charset=utf-8', connection: 'close' });
+    response.end(JSON.stringify(body));
+  });
+  // without a listener Node drops a CONNECT's socket without a word; Fleet is no proxy: 405, then close
+  app.server.on('connect', (_request: IncomingMessage, socket: Socket) => {
+    const text = JSON.stringify({ code: 'bad_request', message: 'CONNECT is not supported: the coordinator is not a proxy' } satisfies ErrorBody);
+    socket.on('error', () => undefined);
+    socket.end(
+      'HTTP/1.1 405 Method Not Allowed\r\nContent-Type: application/json; charset=utf-8\r\n' +
+        `Content-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
+      () => socket.destroy(),
+    );
+    setTimeout(() => socket.destroy(), 5000).unref();
+  });
+}
+
+/** What Node's HTTP parser says about a request it could not parse; `reason` is its own words. */
+interface ParserError extends Error {
+  code?: string;
+  reason?: string;
+}
+
+/**
+ * Errors of the HTTP parser itself (unknown methods, broken framing, duplicated
+ * Content-Length, headers over Node's limit, a request not received in time) never reach
+ * fastify's error handler: they are answered here in Fleet's error shape, with
+ * `Connection: close` (the connection cannot be trusted any more), and the socket is closed
+ * once the answer is written. Never echoes the client's bytes.
+ */
+export function clientErrorHandler(error: ParserError, socket: Socket): void {
+  // a connection reset or an already closed socket: nobody to answer
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  let status = 400;
+  let message: string;
+  switch (error.code) {
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      status = 408;
+      message = 'the request was not received in time';
+      break;
+    case 'HPE_HEADER_OVERFLOW':
+      status = 431;
+      message = `the request line and headers exceed the limit of ${maxHeaderSize} bytes`;
+      break;
+    default: {
+      const reason = typeof error.reason === 'string' && error.reason !== '' ? error.reason : error.message;
+      message = `malformed HTTP request: ${reason}${error.code !== undefined ? ` (${error.code})` : ''}`;
+    }
+  }
+  const body: ErrorBody = { code: codeForStatus(status), message };
+  const text = JSON.stringify(body);
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
+      'Content-Type: application/json; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(text)}\r\n` +
+      'Connection: close\r\n\r\n' +
+      text,
+    () => socket.destroy(),
+  );
+  // a client that does not read its answer does not keep the socket
+  setTimeout(() => socket.destroy(), 5000).unref();
 }
