@@ -1,8 +1,9 @@
+import type { ServerOptions } from 'node:http';
 import fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { AppDeps } from './app-deps';
 import { registerAuth } from './http/auth';
 import { registerRateLimits } from './http/rate-limits';
-import { registerErrorHandling, sendError } from './http/errors';
+import { clientErrorHandler, registerErrorHandling, sendError } from './http/errors';
 import { validatorCompiler } from './http/validation';
 import { registerCacheRoutes } from './routes/cache';
 import type { RouteContext } from './routes/context';
@@ -27,6 +28,12 @@ export function createApp(deps: AppDeps): FastifyInstance {
     frameworkErrors: (error, _request, reply) => {
       void sendError(reply as unknown as FastifyReply, 400, { code: 'bad_request', message: `malformed request: ${error.message}` });
     },
+    // and so do requests Node's HTTP parser refuses (bad framing, unknown methods, huge headers)
+    clientErrorHandler,
+    // Fleet never looks at Host: a request without one is answered like any other, not with Node's bare 400
+    http: { requireHostHeader: false } as ServerOptions, // (Node >= 20; @types/node 20.17 does not know it)
+    // ids in paths are checked by the params schemas (RunId is up to 200 characters), not cut at fastify's 100
+    routerOptions: { maxParamLength: 256 },
   });
   const shutdown = new AbortController();
   const ctx: RouteContext = { deps, wakeups: new Wakeups(), shutdown: shutdown.signal, startedAt: deps.clock.now() };
