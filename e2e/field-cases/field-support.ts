@@ -40,6 +40,8 @@ export interface DistributedOptions {
   prepare?: (workspace: string) => void;
   /** Extra environment of main's commands (FLEET_URL to go through a proxy, …). */
   mainEnv?: Record<string, string | undefined>;
+  /** Extra environment of every agent. */
+  agentEnv?: Record<string, string>;
   /** Run id; default a new one. */
   runId?: string;
   /** Reuse workspaces made before (a second run in the same checkouts). */
@@ -72,7 +74,9 @@ export async function distributedRun(
   const runId = options.runId ?? newRunId(`fc-${version}`);
   const ws = options.workspaces ?? (await fleetWorkspaces(template, coordinator, count, options.prepare));
   await options.beforeStart?.(ws);
-  const agents = ws.agents.map((dir, i) => startAgent(dir, coordinator, runId, `agent-${i + 1}`, options.agentArgs ?? ['--parallel', '2']));
+  const agents = ws.agents.map((dir, i) =>
+    startAgent(dir, coordinator, runId, `agent-${i + 1}`, options.agentArgs ?? ['--parallel', '2'], options.agentEnv),
+  );
   const env = fleetEnv(ws.main, coordinator, { runId, extra: options.mainEnv });
   const start = await fleetCli(ws.main, env, ['start-ci-run', '--agents', String(count), ...(options.startFlags ?? [])]);
   expect(start).toExitWith(0);

@@ -53,6 +53,15 @@ describe('CoordinatorCache.fetchSuccess (FC-13: archives made on Windows)', () =
     expect(warnings[0]).toMatch(/cache entry 456 was archived with Windows path separators \(e\.g\. dist\\a\\sub\\index\.js\)/);
   });
 
+  it('an encrypted entry reaching a job without FLEET_ENCRYPTION_KEY is a miss that says so', async () => {
+    const blob = join(dir, 'ciphertext');
+    writeFileSync(blob, Buffer.concat([Buffer.from('FLEETENC1', 'ascii'), Buffer.alloc(64, 7)]));
+    const { cache, warnings, tmpDir } = cacheServing(blob, dir);
+    expect(await cache.fetchSuccess('999')).toBeNull();
+    expect(warnings).toEqual([expect.stringContaining('cache entry 999 is encrypted (written with FLEET_ENCRYPTION_KEY) and this job has no key')]);
+    expect(readdirSync(tmpDir)).toEqual([]);
+  });
+
   it('still treats a failed result as a miss', async () => {
     const { cache, warnings } = cacheServing(archive(dir, ['dist/a/x.txt'], 1), dir);
     const found = await cache.fetchSuccess('789');

@@ -1,7 +1,9 @@
+import { closeSync, openSync, readSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FleetClient } from '../client/fleet-client';
 import { IntegrityError } from '../client/fleet-client';
+import { ENCRYPTION_MAGIC } from '../client/encryption';
 import type { Reporter } from '../reporter';
 import { inspectArchive, type ArchiveSummary } from '../replay/archive';
 import { describeError } from '../util/errors';
@@ -53,6 +55,15 @@ export class CoordinatorCache implements RelayHandler {
   async fetchSuccess(hash: string): Promise<{ file: string; temporary: boolean } | null> {
     const found = await this.fetch(hash);
     if (!found) return null;
+    if (startsWithEncryptionMagic(found.file)) {
+      // only a client without FLEET_ENCRYPTION_KEY gets here: one with it has decrypted the blob
+      this.reporter.warn(
+        `cache entry ${hash} is encrypted (written with FLEET_ENCRYPTION_KEY) and this job has no key; treating it as a miss ` +
+          '(set the same FLEET_ENCRYPTION_KEY on every job that shares the cache)',
+      );
+      await rm(found.file, { force: true });
+      return null;
+    }
     const summary = summarize(found.file);
     if (summary.problems.length > 0) {
       // Nx 21+ unpacks archives itself: an unsafe one must never reach it
@@ -114,5 +125,19 @@ function summarize(file: string): ArchiveSummary {
     return inspectArchive(file);
   } catch {
     return { code: null, backslashNames: [], problems: [] }; // not a readable archive: it cannot be a success either
+  }
+}
+
+/** Whether a downloaded blob is Fleet ciphertext (client/encryption.ts) rather than an Nx archive. */
+function startsWithEncryptionMagic(file: string): boolean {
+  const head = Buffer.alloc(ENCRYPTION_MAGIC.length);
+  let fd: number | null = null;
+  try {
+    fd = openSync(file, 'r');
+    return readSync(fd, head, 0, head.length, 0) === head.length && head.equals(ENCRYPTION_MAGIC);
+  } catch {
+    return false;
+  } finally {
+    if (fd !== null) closeSync(fd);
   }
 }
