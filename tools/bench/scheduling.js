@@ -29,7 +29,7 @@ const quantile = (xs, q) => {
 const mean = (xs) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
 
 function shapes(smoke) {
-  if (smoke) return [{ graph: ws.forkJoin(1, 3, 0.2, 0.2), ms: [1, 2], daemon: [] }];
+  if (smoke) return [{ graph: ws.forkJoin(1, 3, 0.2, 0.2), ms: [1, 2], daemon: [2] }];
   const dag = ws.realisticDag({ n: 200, layers: 10, totalSeconds: 240, sigma: 1.0, minSeconds: 0.2, maxSeconds: 12, seed: 6 });
   return [
     { graph: ws.chain(10, 1), ms: [1, 3, 8], daemon: [] },
