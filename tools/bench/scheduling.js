@@ -28,15 +28,21 @@ const quantile = (xs, q) => {
 };
 const mean = (xs) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
 
+/** Agent variants measured beside the default: environment changes only, no change to Fleet's code. */
+const DAEMON = { label: 'NX_DAEMON=true', env: { NX_DAEMON: 'true' } };
+const NO_ISOLATION = { label: 'NX_ISOLATE_PLUGINS=false', env: { NX_ISOLATE_PLUGINS: 'false' } };
+
 function shapes(smoke) {
-  if (smoke) return [{ graph: ws.forkJoin(1, 3, 0.2, 0.2), ms: [1, 2], daemon: [2] }];
-  const dag = ws.realisticDag({ n: 200, layers: 10, totalSeconds: 240, sigma: 1.0, minSeconds: 0.2, maxSeconds: 12, seed: 6 });
+  if (smoke) return [{ graph: ws.forkJoin(1, 3, 0.2, 0.2), ms: [1, 2], variants: { 2: [DAEMON, NO_ISOLATION] } }];
+  // The whole full bench must stay under ~25 minutes on a shared 2-core machine: the DAG has
+  // 160 s of work, and m = 1 is measured on the chain only (200 sequential `nx run`s would take
+  // ~10 minutes alone and tell nothing the chain does not).
+  const dag = ws.realisticDag({ n: 200, layers: 10, totalSeconds: 160, sigma: 1.0, minSeconds: 0.1, maxSeconds: 8, seed: 6 });
   return [
-    { graph: ws.chain(10, 1), ms: [1, 3, 8], daemon: [] },
-    { graph: ws.fan(24, 1, 2), ms: [1, 3, 8], daemon: [] },
-    { graph: ws.forkJoin(3, 8, 1.5, 0.5), ms: [1, 3, 8], daemon: [] },
-    // m = 1 on the DAG would take ~10 minutes alone (200 sequential `nx run`s); the other shapes cover m = 1
-    { graph: dag, ms: [3, 8], daemon: [3, 8], headline: true },
+    { graph: ws.chain(6, 1), ms: [1, 8], variants: {} },
+    { graph: ws.fan(16, 0.5, 1.5), ms: [3, 8], variants: {} },
+    { graph: ws.forkJoin(2, 8, 1, 0.5), ms: [3, 8], variants: {} },
+    { graph: dag, ms: [3, 8], variants: { 3: [DAEMON, NO_ISOLATION], 8: [NO_ISOLATION] }, headline: true },
   ];
 }
 
@@ -96,9 +102,10 @@ function agentSpans(agent, graph) {
   return spans;
 }
 
-async function measureFleet(ctx, m, { daemon = false } = {}) {
+async function measureFleet(ctx, m, variant = null) {
+  const daemon = Boolean(variant && variant.env.NX_DAEMON === 'true');
   const { coordinator, graph, main, agents, log } = ctx;
-  const runId = `bench-${graph.name.replace(/\W+/g, '-')}-m${m}${daemon ? '-daemon' : ''}-${randomBytes(3).toString('hex')}`;
+  const runId = `bench-${graph.name.replace(/\W+/g, '-')}-m${m}${variant ? `-${variant.label.replace(/\W+/g, '-')}` : ''}-${randomBytes(3).toString('hex')}`;
   const salt = randomBytes(8).toString('hex');
   const common = { FLEET_URL: coordinator.url, FLEET_TOKEN: coordinator.token, FLEET_RUN_ID: runId, FLEET_BRANCH: 'main', BENCH_SALT: salt };
   freshen(main);
@@ -110,7 +117,7 @@ async function measureFleet(ctx, m, { daemon = false } = {}) {
   if (open.code !== 0) throw new Error(`start-ci-run failed (${open.code}): ${open.output.slice(-2000)}`);
   const procs = [];
   for (let i = 0; i < m; i++) {
-    const env = cl.isolatedEnv(agents[i], { ...common, ...(daemon ? { NX_DAEMON: 'true' } : {}) });
+    const env = cl.isolatedEnv(agents[i], { ...common, ...(variant ? variant.env : {}) });
     procs.push(
       cl.startNode(`agent-${i + 1}`, [CLI, 'start-agent', '--name', `agent-${i + 1}`, '--parallel', '1', '--join-timeout', '60', '--idle-timeout', '300'], {
         cwd: agents[i],
@@ -127,7 +134,7 @@ async function measureFleet(ctx, m, { daemon = false } = {}) {
   for (const p of procs) if (!p.hasExited) await p.stop();
   const hb = cl.heartbeatPid(main);
   if (hb && cl.processAlive(hb)) process.kill(hb, 'SIGTERM');
-  if (daemon) for (let i = 0; i < m; i++) stopDaemons(agents[i]);
+  for (let i = 0; i < m; i++) stopDaemons(agents[i]);
   const spans = procs.flatMap((p) => agentSpans(p, graph));
   const ok = run.code === 0 && stop.code === 0 && procs.every((p) => p.code === 0) && spans.length === graph.tasks.length && spans.every((s) => s.ok);
   if (!ok) {
@@ -221,6 +228,8 @@ function phaseTimings(dir, graph, reps) {
   const withDaemon = time([NX(dir), 'run', `${task.id}:${ws.TARGET}`, '--skip-nx-cache', '--excludeTaskDependencies'], { NX_DAEMON: 'true' }) - task.seconds;
   rows.push([`the same \`nx run ${task.id}:${ws.TARGET}\` with NX_DAEMON=true (daemon already up)`, withDaemon]);
   stopDaemons(dir);
+  const noIsolation = time([NX(dir), 'run', `${task.id}:${ws.TARGET}`, '--skip-nx-cache', '--excludeTaskDependencies'], { NX_ISOLATE_PLUGINS: 'false' }) - task.seconds;
+  rows.push([`the same with NX_ISOLATE_PLUGINS=false (Nx's default plugins loaded in-process, not in 3 plugin-worker processes)`, noIsolation]);
   return rows;
 }
 
@@ -261,12 +270,14 @@ async function run({ smoke, log }) {
         // with one job, static binning is the same command as one machine at --parallel=1
         const binning = m === 1 ? { ...one, jobs: [one.makespan], sizes: [stats.tasks], same: true } : await measureBinning(ctx, m);
         log(`  m=${m} binning ${f1(binning.makespan)} s, one machine ${f1(one.makespan)} s`);
-        let daemon = null;
-        if (shape.daemon.includes(m)) {
-          daemon = await measureFleet(ctx, m, { daemon: true });
-          log(`  m=${m} fleet with NX_DAEMON=true on agents ${f1(daemon.makespan)} s, per-task overhead p50 ${f2(quantile(daemon.overheads, 0.5))} s`);
+        const variants = [];
+        for (const variant of shape.variants[m] ?? []) {
+          const v = await measureFleet(ctx, m, variant);
+          v.label = variant.label;
+          variants.push(v);
+          log(`  m=${m} fleet, agents with ${variant.label}: ${f1(v.makespan)} s, per-task overhead p50 ${f2(quantile(v.overheads, 0.5))} s`);
         }
-        rows.push({ m, lb: stats.lb(m), fleet, binning, one, daemon });
+        rows.push({ m, lb: stats.lb(m), fleet, binning, one, variants });
       }
       results.push({ shape, stats, rows });
       if (shape.headline || smoke) phases = phaseTimings(agents[0], graph, smoke ? 1 : 3);
@@ -314,7 +325,7 @@ function report(results, phases, smoke) {
         `${f2(r.lb / r.binning.makespan)} | ${f1(r.one.makespan)}${r.one.ok ? '' : ' (failed)'} | ${f2(r.lb / r.one.makespan)} | ${f2(fleet.makespan / r.binning.makespan)} | ` +
         `${f2(quantile(fleet.overheads, 0.5))} / ${f2(quantile(fleet.overheads, 0.9))} | ${f2(quantile(fleet.gaps, 0.5))} |`;
       md.push(line(String(r.m), r.fleet));
-      if (r.daemon) md.push(line(`${r.m}, agents with NX_DAEMON=true`, r.daemon));
+      for (const v of r.variants) md.push(line(`${r.m}, agents with ${v.label}`, v));
     }
     md.push('');
   }
@@ -336,10 +347,11 @@ function report(results, phases, smoke) {
     });
   }
   const all = headline.rows.flatMap((r) => r.fleet.overheads);
-  const allDaemon = headline.rows.flatMap((r) => (r.daemon ? r.daemon.overheads : []));
+  const byVariant = new Map();
+  for (const r of headline.rows) for (const v of r.variants) byVariant.set(v.label, [...(byVariant.get(v.label) ?? []), ...v.overheads]);
   targets.push({
     target: 'per-task agent overhead (agent wall time per task minus its sleep), measured',
-    measured: `p50 ${f2(quantile(all, 0.5))} s, p90 ${f2(quantile(all, 0.9))} s, mean ${f2(mean(all))} s over ${all.length} tasks` + (allDaemon.length ? `; NX_DAEMON=true: p50 ${f2(quantile(allDaemon, 0.5))} s` : ''),
+    measured: `p50 ${f2(quantile(all, 0.5))} s, p90 ${f2(quantile(all, 0.9))} s, mean ${f2(mean(all))} s over ${all.length} tasks` + [...byVariant].map(([label, xs]) => `; ${label}: p50 ${f2(quantile(xs, 0.5))} s`).join(''),
     met: true,
     note: 'a measurement, not a target',
   });
@@ -347,7 +359,7 @@ function report(results, phases, smoke) {
   md.push('Agent wall time of a task (from its `[fleet] running` line to its `succeeded` line) minus the task\'s sleep, on the ' + headline.shape.graph.name + ':', '');
   md.push('| m | tasks | p50 s | p90 s | max s | mean s | per-agent tasks |', '|---|---|---|---|---|---|---|');
   for (const r of headline.rows) {
-    for (const [label, f] of [[String(r.m), r.fleet], [`${r.m}, NX_DAEMON=true`, r.daemon]]) {
+    for (const [label, f] of [[String(r.m), r.fleet], ...r.variants.map((v) => [`${r.m}, ${v.label}`, v])]) {
       if (!f) continue;
       md.push(`| ${label} | ${f.overheads.length} | ${f2(quantile(f.overheads, 0.5))} | ${f2(quantile(f.overheads, 0.9))} | ${f2(Math.max(...f.overheads))} | ${f2(mean(f.overheads))} | ${f.perAgent.join(', ')} |`);
     }
@@ -355,12 +367,13 @@ function report(results, phases, smoke) {
   const depsOf = new Map(headline.shape.graph.tasks.map((t) => [`${t.id}:${ws.TARGET}`, ws.closure(headline.shape.graph, [t.id]).size - 1]));
   const buckets = [[0, 0], [1, 10], [11, 50], [51, 100], [101, 1e9]];
   md.push('', 'The same overhead by how many (transitive) dependencies the task has: the agent runs `nx run <task>`, so its Nx hashes and looks up every dependency in the cache (restoring from the relay the ones this agent has not run or fetched yet):', '');
-  md.push('| dependencies | tasks | mean overhead s (default) | mean overhead s (NX_DAEMON=true) |', '|---|---|---|---|');
+  const labels = [...byVariant.keys()];
+  md.push(`| dependencies | tasks | mean overhead s (default)${labels.map((l) => ` | mean s (${l})`).join('')} |`, `|---|---|---${labels.map(() => '|---').join('')}|`);
   for (const [lo, hi] of buckets) {
-    const pick = (rows, key) => rows.flatMap((r) => (r[key] ? r[key].spans : [])).filter((sp) => depsOf.get(sp.task) >= lo && depsOf.get(sp.task) <= hi).map((sp) => sp.overhead);
-    const a = pick(headline.rows, 'fleet');
-    const b = pick(headline.rows, 'daemon');
-    if (a.length) md.push(`| ${hi >= 1e9 ? `${lo}+` : lo === hi ? String(lo) : `${lo}–${hi}`} | ${a.length} | ${f2(mean(a))} | ${b.length ? f2(mean(b)) : '–'} |`);
+    const pick = (spans) => spans.filter((sp) => depsOf.get(sp.task) >= lo && depsOf.get(sp.task) <= hi).map((sp) => sp.overhead);
+    const a = pick(headline.rows.flatMap((r) => r.fleet.spans));
+    const others = labels.map((l) => pick(headline.rows.flatMap((r) => r.variants.filter((v) => v.label === l).flatMap((v) => v.spans))));
+    if (a.length) md.push(`| ${hi >= 1e9 ? `${lo}+` : lo === hi ? String(lo) : `${lo}–${hi}`} | ${a.length} | ${f2(mean(a))}${others.map((o) => ` | ${o.length ? f2(mean(o)) : '–'}`).join('')} |`);
   }
   md.push('', 'Phases of one `nx run` in an agent checkout, timed from outside (median of 3; no Fleet involved):', '', '| phase | s |', '|---|---|');
   for (const [label, s] of phases) md.push(`| ${label} | ${f2(s)} |`);

@@ -30,6 +30,12 @@ async function stopAll(graceMs = 5_000) {
 process.on('exit', () => {
   for (const p of live) signalGroup(p.pid, 'SIGKILL');
 });
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    for (const p of live) signalGroup(p.pid, 'SIGKILL');
+    process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+  });
+}
 
 /**
  * A minimal environment for Nx and Fleet in `dir`: HOME and Nx's caches inside it, no daemon,
