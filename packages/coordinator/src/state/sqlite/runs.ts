@@ -197,10 +197,12 @@ export function runTimes(sql: Sql, runId: string): OpenRunTimes | null {
     agents: sql
       .all<{ name: string; last_seen_at: number; exited: number }>('SELECT name, last_seen_at, exited FROM agents WHERE run_id = ?', runId)
       .map((a) => ({ name: a.name, lastSeenAt: a.last_seen_at, exited: a.exited === 1 })),
+    // 0 or 1: core only asks whether any task waits for an agent, and this runs before
+    // every lease answer, so it stops at the first ready task instead of counting them all
     readyTasks:
       sql.get<{ n: number }>(
-        `SELECT COUNT(*) AS n FROM tasks t JOIN executions e ON e.seq = t.exec_seq
-         WHERE t.run_id = ? AND t.status = 'ready' AND e.status = 'running'`,
+        `SELECT COUNT(*) AS n FROM (SELECT 1 FROM tasks t JOIN executions e ON e.seq = t.exec_seq
+         WHERE t.run_id = ? AND t.status = 'ready' AND e.status = 'running' LIMIT 1)`,
         runId,
       )?.n ?? 0,
   };
