@@ -53,6 +53,14 @@ export interface DownloadedArtifact {
   size: number;
 }
 
+/**
+ * Stream buffers of an artifact download (instead of Node's 64 KiB): the socket's chunks
+ * queue up while a file write is in flight and go to disk as one writev, so the client
+ * spends less CPU per byte (tools/bench/artifacts.js). Bounded: memory stays a few MiB
+ * whatever the artifact's size.
+ */
+const TRANSFER_BUFFER_BYTES = 1024 * 1024;
+
 /** Long-polls are held by the server for at most this long: below common proxy idle cuts. */
 export const LONG_POLL_MS = 20_000;
 
@@ -206,6 +214,7 @@ export class FleetClient {
         headers: this.cacheHeaders(),
         headersTimeout: 30_000,
         bodyTimeout: 120_000,
+        highWaterMark: TRANSFER_BUFFER_BYTES,
       });
       if (res.statusCode === 404) {
         await res.body.dump();
@@ -219,6 +228,7 @@ export class FleetClient {
       const digest = createHash('sha256');
       let size = 0;
       const counter = new Transform({
+        highWaterMark: TRANSFER_BUFFER_BYTES,
         transform(chunk: Buffer, _enc, cb): void {
           digest.update(chunk);
           size += chunk.length;
@@ -226,7 +236,7 @@ export class FleetClient {
         },
       });
       try {
-        await pipeline(res.body, counter, createWriteStream(file));
+        await pipeline(res.body, counter, createWriteStream(file, { highWaterMark: TRANSFER_BUFFER_BYTES }));
       } catch (error) {
         await rm(file, { force: true });
         throw new FleetError(`download of artifact ${hash} was cut short`, 'incomplete_download', { cause: error });
