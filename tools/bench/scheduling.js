@@ -38,12 +38,16 @@ function shapes(smoke) {
   // 160 s of work, and m = 1 is measured on the chain only (200 sequential `nx run`s would take
   // ~10 minutes alone and tell nothing the chain does not).
   const dag = ws.realisticDag({ n: 200, layers: 10, totalSeconds: 160, sigma: 1.0, minSeconds: 0.1, maxSeconds: 8, seed: 6 });
-  return [
+  // NX_DAEMON=true on agents is measured in smoke mode (and in the phases below); on the DAG it
+  // would add ~5 minutes. FLEET_BENCH_SHAPES=dag,chain picks shapes (by the first word of their name).
+  const pick = (process.env.FLEET_BENCH_SHAPES ?? '').split(',').filter(Boolean);
+  const all = [
     { graph: ws.chain(6, 1), ms: [1, 8], variants: {} },
     { graph: ws.fan(16, 0.5, 1.5), ms: [3, 8], variants: {} },
     { graph: ws.forkJoin(2, 8, 1, 0.5), ms: [3, 8], variants: {} },
-    { graph: dag, ms: [3, 8], variants: { 3: [DAEMON, NO_ISOLATION], 8: [NO_ISOLATION] }, headline: true },
+    { graph: dag, ms: [3, 8], variants: { 3: [NO_ISOLATION], 8: [NO_ISOLATION] }, headline: true },
   ];
+  return pick.length ? all.filter((s) => pick.some((p) => s.graph.name.toLowerCase().replace(/^\d+-task /, '').startsWith(p))) : all;
 }
 
 /** Removes what an earlier measurement left in a checkout (Nx's caches, Fleet's state), as a fresh CI job has none. */
@@ -115,6 +119,7 @@ async function measureFleet(ctx, m, variant = null) {
   const t0 = Date.now();
   const open = await cl.runNode('start-ci-run', [CLI, 'start-ci-run', '--agents', String(m)], { cwd: main, env: mainEnv, logFile: join(ctx.logs, `${runId}-main.log`) }, 60_000);
   if (open.code !== 0) throw new Error(`start-ci-run failed (${open.code}): ${open.output.slice(-2000)}`);
+  cl.adopt(cl.heartbeatPid(main));
   const procs = [];
   for (let i = 0; i < m; i++) {
     const env = cl.isolatedEnv(agents[i], { ...common, ...(variant ? variant.env : {}) });
@@ -377,8 +382,28 @@ function report(results, phases, smoke) {
   }
   md.push('', 'Phases of one `nx run` in an agent checkout, timed from outside (median of 3; no Fleet involved):', '', '| phase | s |', '|---|---|');
   for (const [label, s] of phases) md.push(`| ${label} | ${f2(s)} |`);
-  md.push('');
+  md.push(
+    '',
+    '**What dominates it.** An agent runs every leased task as its own `nx run <task>` process ' +
+      '(packages/nx-fleet/src/agent/agent.ts, startNx). Each one starts Node, loads Nx, builds the project graph, hashes the task ' +
+      'and all its dependencies, asks the relay for each dependency (a local-cache hit after the agent has seen it once, else a GET ' +
+      'restored from the coordinator) and for the task itself (a miss), runs the command, PUTs the result and exits; then the agent ' +
+      'completes the lease and long-polls for the next. The sleep is the only useful part. `NX_PERF_LOGGING=true` on one such `nx run` ' +
+      'shows where the time goes: on Nx 20 almost all of the project graph is `Load Nx Plugin` for the three default plugins ' +
+      '(project-json, package-json, js), each started in its own plugin-isolation worker process (about 1 s of the 1.9 s ' +
+      '`create-project-graph-async` under load, 0.6 s without isolation); hashing is tens of milliseconds (`hashMultipleTasks` 16 ms); ' +
+      'the Fleet side (lease, relay GET/PUT, completion) is the rest and grows with the number of dependencies the task drags in (table above). ' +
+      'On 2 cores with m agents, m such processes compete for the CPU: the overhead is CPU time, so it grows with m (the sleeps do not).',
+    '',
+    '**What would close the gap**, cheapest first: (1) `NX_ISOLATE_PLUGINS=false` in the environment of the agent\'s `nx run` ' +
+      '(agentNxEnv in packages/nx-fleet/src/agent/nx-env.ts; each task is a fresh, short-lived Nx process, so isolation protects little ' +
+      'there), measured above; (2) the Nx daemon per agent slot (`NX_DAEMON=true`), which keeps the graph warm but costs a daemon start ' +
+      'per slot and is one more process to stop; (3) leasing several ready tasks at once and running them as one `nx run-many`, which pays ' +
+      'Nx start and the graph once per batch; (4) a persistent Nx process per agent that runs leased tasks through Nx\'s programmatic API, ' +
+      'paying them once per agent.',
+    '',
+  );
   return { markdown: md.join('\n'), targets, results };
 }
 
-module.exports = { name: 'scheduling', title: 'Scheduling: Fleet vs static binning vs one machine', run };
+module.exports = { name: 'scheduling', title: 'Scheduling: Fleet vs static binning vs one machine', run, report };

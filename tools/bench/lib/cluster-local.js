@@ -10,6 +10,21 @@ const { createWriteStream, mkdirSync, readFileSync, existsSync } = require('node
 const { dirname, join } = require('node:path');
 
 const live = new Set();
+/** Detached processes our commands leave (main's heartbeat from start-ci-run): killed by pid on exit. */
+const strays = new Set();
+function adopt(pid) {
+  if (Number.isInteger(pid)) strays.add(pid);
+}
+function killStrays() {
+  for (const pid of strays) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      /* gone */
+    }
+  }
+  strays.clear();
+}
 
 function signalGroup(pid, signal) {
   try {
@@ -29,10 +44,12 @@ async function stopAll(graceMs = 5_000) {
 }
 process.on('exit', () => {
   for (const p of live) signalGroup(p.pid, 'SIGKILL');
+  killStrays();
 });
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.once(signal, () => {
     for (const p of live) signalGroup(p.pid, 'SIGKILL');
+    killStrays();
     process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
   });
 }
@@ -197,4 +214,4 @@ function processAlive(pid) {
   }
 }
 
-module.exports = { isolatedEnv, startNode, runNode, startCoordinator, getRun, waitForAgents, heartbeatPid, processAlive, stopAll, signalGroup };
+module.exports = { adopt, killStrays, isolatedEnv, startNode, runNode, startCoordinator, getRun, waitForAgents, heartbeatPid, processAlive, stopAll, signalGroup };
