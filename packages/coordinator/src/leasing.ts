@@ -67,11 +67,14 @@ export async function leaseLoop(
   runId: string,
   request: LeaseRequest,
   signal: AbortSignal,
+  /** Checked after every wait: a token revoked while the request was held gets no task. */
+  stillAuthorized: () => Promise<void> = async () => undefined,
 ): Promise<LeaseResponse> {
   const { deps, wakeups } = ctx;
   const elapsed = stopwatch();
   const waitMs = request.waitMs ?? 0;
-  for (;;) {
+  for (let round = 0; ; round++) {
+    if (round > 0) await stillAuthorized();
     await enforceRun(ctx, runId);
     const reason = await exitReason(deps, runId);
     if (reason !== null) {

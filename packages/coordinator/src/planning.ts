@@ -10,7 +10,7 @@ import {
 import type { CreateExecutionRequest, ExecutionView } from '@fleet/protocol';
 import type { AppDeps } from './app-deps';
 import type { PlannedTask } from './state/state-store';
-import { publicRunId, readNamespaces, workspaceOfRun } from './trust/namespaces';
+import { publicRunId, readNamespaces, spaceOfRun, workspaceOfRun } from './trust/namespaces';
 
 /** Most recent history rows per target used for priorities. */
 const HISTORY_PER_TARGET = 5000;
@@ -28,7 +28,7 @@ export async function planExecution(
   const { state, clock } = deps;
   const existing = await state.getExecutionRef(request.executionId);
   if (existing !== null) {
-    if (workspaceOfRun(existing.runId) !== workspaceOfRun(runId)) {
+    if (spaceOfRun(existing.runId) !== spaceOfRun(runId)) {
       // of another workspace: say nothing about it
       throw new ConflictError(`execution id ${request.executionId} is already in use; choose another`);
     }

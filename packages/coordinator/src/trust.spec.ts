@@ -12,6 +12,8 @@ afterEach(async () => {
   await h?.close();
 });
 
+const poisoned = Buffer.from('dist/a/evil.txt');
+const honest = Buffer.from('dist/a/index.js');
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
 
@@ -132,6 +134,22 @@ describe('tokens', () => {
     expect((await h.call('DELETE', '/v1/tokens/tok_unknown123')).statusCode).toBe(404);
   });
 
+  it('a token revoked while its lease long-poll waits gets no task', async () => {
+    await start();
+    const ci = await createToken({ scope: 'read-write' });
+    await h.call('POST', '/v1/runs', { runId: 'r1', agents: 1 }, bearer(ci.token));
+    await h.call('POST', '/v1/runs/r1/agents', { agentName: 'a1', parallel: 1 }, bearer(ci.token));
+    const waiting = h.call('POST', '/v1/runs/r1/lease', { agentName: 'a1', waitMs: 5000 }, bearer(ci.token));
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await h.call('DELETE', `/v1/tokens/${ci.view.tokenId}`)).statusCode).toBe(200);
+    // a task arrives (submitted with the server's token) while the revoked token's request is held
+    await h.call('POST', '/v1/runs/r1/executions', { executionId: 'e1', command: 'nx', tasks: [planTask('a:build')] });
+    const answer = await waiting;
+    expect(answer.statusCode).toBe(401);
+    expect(answer.json().message).toContain('was revoked while this request waited');
+    expect((await h.call('GET', '/v1/executions/e1')).json().tasks[0].status).toBe('ready');
+  });
+
   it("an admin token of a workspace manages that workspace's tokens only", async () => {
     await start();
     const adminA = await createToken({ scope: 'admin', workspace: 'team-a' });
@@ -209,10 +227,72 @@ describe('workspaces', () => {
   });
 });
 
-describe('branch-scoped writes', () => {
-  const poisoned = Buffer.from('dist/a/evil.txt');
-  const honest = Buffer.from('dist/a/index.js');
+describe('branch-scoped tokens and runs', () => {
+  it("a branch-scoped token cannot join, lease from, complete or end a trusted job's run, even knowing its id", async () => {
+    await start();
+    const ci = await createToken({ scope: 'read-write' });
+    const pr = await createToken({ scope: 'read-write', branchScoped: true });
+    expect((await h.call('POST', '/v1/runs', { runId: 'gh-555-1', agents: 1, branch: 'main' }, bearer(ci.token))).statusCode).toBe(200);
+    const plan = { executionId: 'exMain', command: 'nx affected', tasks: [planTask('app:build', [], 'mainhash1')] };
+    expect((await h.call('POST', '/v1/runs/gh-555-1/executions', plan, bearer(ci.token))).statusCode).toBe(200);
+    await h.call('POST', '/v1/runs/gh-555-1/agents', { agentName: 'main-agent', parallel: 1 }, bearer(ci.token));
+    const leased = (await h.call('POST', '/v1/runs/gh-555-1/lease', { agentName: 'main-agent', waitMs: 0 }, bearer(ci.token))).json();
+    expect(leased.action).toBe('run');
 
+    expect((await h.call('GET', '/v1/runs/gh-555-1', undefined, bearer(pr.token))).statusCode).toBe(404);
+    expect((await h.call('POST', '/v1/runs/gh-555-1/agents', { agentName: 'pr-evil', parallel: 1 }, bearer(pr.token))).statusCode).toBe(404);
+    expect((await h.call('POST', '/v1/runs/gh-555-1/lease', { agentName: 'pr-evil', waitMs: 0 }, bearer(pr.token))).statusCode).toBe(404);
+    expect((await h.call('POST', '/v1/runs/gh-555-1/complete', { reason: 'pwned' }, bearer(pr.token))).statusCode).toBe(404);
+    expect((await h.call('GET', '/v1/executions/exMain', undefined, bearer(pr.token))).statusCode).toBe(404);
+    const steal = await h.call(
+      'POST',
+      `/v1/leases/${leased.task.leaseId}/complete`,
+      { agentName: 'main-agent', hash: 'k2', exitCode: 0, durationMs: 5 },
+      bearer(pr.token),
+    );
+    expect(steal.statusCode).toBe(404);
+    // opening "the same" run makes the pull request a run of its own; main's is untouched
+    const own = await h.call('POST', '/v1/runs', { runId: 'gh-555-1', branch: 'main' }, bearer(pr.token));
+    expect(own.json()).toMatchObject({ runId: 'gh-555-1', executions: [], agents: [] });
+    const mains = (await h.call('GET', '/v1/runs/gh-555-1', undefined, bearer(ci.token))).json();
+    expect(mains).toMatchObject({ status: 'open', executions: [{ executionId: 'exMain' }] });
+    expect(mains.agents.map((a: { name: string }) => a.name)).toEqual(['main-agent']);
+  });
+
+  it('writes that name no branch are visible to the same token only (a pull request cannot plant for laptops)', async () => {
+    await start();
+    const ci = await createToken({ scope: 'read-write' });
+    const pr = await createToken({ scope: 'read-write', branchScoped: true });
+    const laptop = await createToken({ scope: 'read-only' });
+    expect((await put(ci.token, 'k17', honest, 'main')).statusCode).toBe(200);
+    expect((await put(pr.token, 'k17', poisoned)).statusCode).toBe(200);
+    expect((await get(laptop.token, 'k17')).body.equals(honest)).toBe(true);
+    expect((await get(ci.token, 'k17')).body.equals(honest)).toBe(true);
+    expect((await get(pr.token, 'k17')).body.equals(poisoned)).toBe(true);
+    // nor plan-time hits: a branch-less run of the pull request's token records one, another token's run does not see it
+    const plan = { command: 'nx run-many', tasks: [planTask('a:build', [], 'planH1')] };
+    await h.call('POST', '/v1/runs', { runId: 'r-pr', agents: 1 }, bearer(pr.token));
+    await h.call('POST', '/v1/runs/r-pr/agents', { agentName: 'a1', parallel: 1 }, bearer(pr.token));
+    await h.call('POST', '/v1/runs/r-pr/executions', { executionId: 'e-pr', ...plan }, bearer(pr.token));
+    const leased = (await h.call('POST', '/v1/runs/r-pr/lease', { agentName: 'a1', waitMs: 0 }, bearer(pr.token))).json();
+    await h.call('POST', `/v1/leases/${leased.task.leaseId}/complete`, { agentName: 'a1', hash: 'planH1', exitCode: 0, durationMs: 5 }, bearer(pr.token));
+    await h.call('POST', '/v1/runs', { runId: 'r-ci' }, bearer(ci.token));
+    const planned = (await h.call('POST', '/v1/runs/r-ci/executions', { executionId: 'e-ci', ...plan }, bearer(ci.token))).json();
+    expect(planned.tasks[0].status).toBe('ready');
+  });
+
+  it('a branch-scoped admin only creates branch-scoped tokens', async () => {
+    await start();
+    const admin = await createToken({ scope: 'admin', workspace: 'wsc', branchScoped: true });
+    const made = await createToken({ scope: 'read-write' }, admin.token);
+    expect(made.view).toMatchObject({ workspace: 'wsc', branchScoped: true });
+    const refused = await h.call('POST', '/v1/tokens', { scope: 'read-write', branchScoped: false }, bearer(admin.token));
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json().message).toContain('the tokens it creates are branch-scoped too');
+  });
+});
+
+describe('branch-scoped writes', () => {
   it('a pull request’s write is visible to that pull request only; main never restores it', async () => {
     await start();
     const ci = await createToken({ scope: 'read-write' });

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { DEFAULT_RETRIES, NotFoundError } from '@fleet/core';
+import { DEFAULT_RETRIES, FleetError, NotFoundError } from '@fleet/core';
 import {
   CompleteRunRequest,
   CreateRunRequest,
@@ -14,6 +14,7 @@ import {
 import { enforceRun, leaseLoop } from '../leasing';
 import { requestSignal } from '../long-poll';
 import { principalOf } from '../http/auth';
+import { SERVER_TOKEN_ID } from '../trust/principal';
 import { declaredBranch, namespacesFor } from '../trust/access';
 import type { RouteContext } from './context';
 
@@ -100,7 +101,15 @@ export function registerRunRoutes(app: FastifyInstance, ctx: RouteContext): void
   app.post<{ Params: RunParams; Body: LeaseRequest }>(
     ROUTES.lease.url,
     { schema: { params: RunParams, body: LeaseRequest } },
-    async (request, reply): Promise<LeaseResponse> =>
-      leaseLoop(ctx, request.params.runId, request.body, requestSignal(reply, ctx.shutdown)),
+    async (request, reply): Promise<LeaseResponse> => {
+      const principal = principalOf(request);
+      return leaseLoop(ctx, request.params.runId, request.body, requestSignal(reply, ctx.shutdown), async () => {
+        if (principal.tokenId === SERVER_TOKEN_ID) return;
+        const revokedAt = await state.tokenRevokedAt(principal.tokenId);
+        if (revokedAt !== null) {
+          throw new FleetError('unauthorized', `token ${principal.tokenId} was revoked while this request waited; it gets no task`);
+        }
+      });
+    },
   );
 }

@@ -31,6 +31,12 @@ export function registerTokenRoutes(app: FastifyInstance, ctx: RouteContext): vo
           `token ${principal.tokenId} is an admin of workspace ${principal.workspace} only; it cannot create tokens for ${workspace}`,
         );
       }
+      if (principal.branchScoped && request.body.branchScoped === false) {
+        throw new FleetError(
+          'forbidden',
+          `token ${principal.tokenId} is branch-scoped; the tokens it creates are branch-scoped too (leave out branchScoped: false)`,
+        );
+      }
       const secret = newTokenSecret();
       const record: TokenRecord = {
         tokenId: newTokenId(),
@@ -38,7 +44,8 @@ export function registerTokenRoutes(app: FastifyInstance, ctx: RouteContext): vo
         scope: request.body.scope,
         workspace,
         label: request.body.label ?? null,
-        branchScoped: request.body.branchScoped ?? false,
+        // a branch-scoped admin cannot mint its way out of the scoping
+        branchScoped: principal.branchScoped || (request.body.branchScoped ?? false),
         createdAt: clock.now(),
         revokedAt: null,
       };

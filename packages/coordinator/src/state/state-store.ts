@@ -200,6 +200,8 @@ export interface StateStore {
   insertToken(token: TokenRecord): Promise<void>;
   /** The token whose secret has this sha256, revoked or not; null when there is none. */
   findTokenByDigest(digest: string): Promise<TokenRecord | null>;
+  /** When the token was revoked; null when it is not (or unknown). */
+  tokenRevokedAt(tokenId: string): Promise<number | null>;
   /** All tokens (workspace null) or one workspace's, oldest first. */
   listTokens(workspace: string | null): Promise<TokenRecord[]>;
   /** Null when unknown, or of another workspace than `workspace` (null: any). */

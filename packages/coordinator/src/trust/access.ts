@@ -3,38 +3,40 @@ import { NotFoundError } from '@fleet/core';
 import { HEADER_BRANCH, MAX_BRANCH_LENGTH } from '@fleet/protocol';
 import type { StateStore } from '../state/state-store';
 import { principalOf } from '../http/auth';
-import { cacheNamespaces, isTrustedBranch, scopedRunId, workspaceOfRun, type CacheNamespaces } from './namespaces';
+import { cacheNamespaces, isTrustedBranch, runSpace, scopedRunId, spaceOfRun, type CacheNamespaces } from './namespaces';
 import type { Principal } from './principal';
 
 /**
- * Keeps every request inside its token's workspace, before any route runs:
- * - a run id (param or CreateRunRequest.runId) is rewritten to the workspace's stored id,
- *   so a route can only ever reach runs of the caller's workspace;
- * - an execution or lease of another workspace answers exactly as an unknown one (404).
+ * Keeps every request inside its token's run space (its workspace, and apart from the
+ * workspace's trusted jobs when the token is branch-scoped), before any route runs:
+ * - a run id (param or CreateRunRequest.runId) is rewritten to the space's stored id,
+ *   so a route can only ever reach runs of the caller's space;
+ * - an execution or lease of another space is a 404 that names nothing of it.
  */
 export function registerWorkspaceGuard(app: FastifyInstance, state: StateStore): void {
   app.addHook('preHandler', async (request: FastifyRequest) => {
     if (request.principal === null) return; // public routes
-    const { workspace } = principalOf(request);
+    const principal = principalOf(request);
+    const space = runSpace(principal.workspace, principal.branchScoped);
     const params = request.params as Record<string, unknown> | undefined;
     if (params !== undefined && params !== null) {
-      if (typeof params['runId'] === 'string') params['runId'] = scopedRunId(workspace, params['runId']);
+      if (typeof params['runId'] === 'string') params['runId'] = scopedRunId(space, params['runId']);
       if (typeof params['executionId'] === 'string') {
         const ref = await state.getExecutionRef(params['executionId']);
-        if (ref !== null && workspaceOfRun(ref.runId) !== workspace) {
+        if (ref !== null && spaceOfRun(ref.runId) !== space) {
           throw new NotFoundError(`execution ${params['executionId']} not found`);
         }
       }
       if (typeof params['leaseId'] === 'string') {
         const runId = await state.leaseRunId(params['leaseId']);
-        if (runId !== null && workspaceOfRun(runId) !== workspace) {
+        if (runId !== null && spaceOfRun(runId) !== space) {
           throw new NotFoundError(`lease ${params['leaseId']} not found`);
         }
       }
     }
     const body = request.body as Record<string, unknown> | undefined;
     if (request.routeOptions.url === '/v1/runs' && request.method === 'POST' && typeof body?.['runId'] === 'string') {
-      body['runId'] = scopedRunId(workspace, body['runId']);
+      body['runId'] = scopedRunId(space, body['runId']);
     }
   });
 }
@@ -60,5 +62,5 @@ export function isTrustedWriter(principal: Principal, branch: string | null, tru
 }
 
 export function namespacesFor(principal: Principal, branch: string | null, trustedBranches: readonly string[]): CacheNamespaces {
-  return cacheNamespaces(principal.workspace, branch, isTrustedWriter(principal, branch, trustedBranches));
+  return cacheNamespaces(principal.workspace, branch, isTrustedWriter(principal, branch, trustedBranches), principal.tokenId);
 }

@@ -51,6 +51,16 @@ describe('start-ci-run and the branch of the run (against a real coordinator)', 
     expect(await client('pull/5').downloadArtifact('abc123', join(root, 'got-pr'))).toMatchObject({ sha256: sha });
   });
 
+  it('warns when no branch is found, and says what that means for the cache', async () => {
+    const root = workspace();
+    const result = await runCli(['start-ci-run', '--require-explicit-completion'], { ...base, FLEET_RUN_ID: 'scr-nobranch' }, root);
+    expect(result.exitCode).toBe(0);
+    expect(result.stderr).toMatch(/warning: no branch found in the CI variables \(set FLEET_BRANCH or --branch\)/);
+    expect(readRunMarker(root)?.branch).toBeUndefined();
+    const withBranch = await runCli(['start-ci-run', '--require-explicit-completion'], { ...base, FLEET_RUN_ID: 'scr-b', FLEET_BRANCH: 'main' }, workspace());
+    expect(withBranch.stderr).not.toContain('no branch found');
+  });
+
   it('--branch overrides the detected branch for the run and for the later commands of main', async () => {
     const root = workspace();
     const env = { ...base, GITHUB_REF_NAME: 'feature/x', FLEET_RUN_ID: 'scr-flag' };

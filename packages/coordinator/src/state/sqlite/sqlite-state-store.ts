@@ -135,6 +135,11 @@ export class SqliteStateStore implements StateStore {
   findTokenByDigest(digest: string): Promise<TokenRecord | null> {
     return this.call((sql) => tokens.findTokenByDigest(sql, digest));
   }
+  tokenRevokedAt(tokenId: string): Promise<number | null> {
+    return this.call(
+      (sql) => sql.get<{ revoked_at: number | null }>('SELECT revoked_at FROM tokens WHERE token_id = ?', tokenId)?.revoked_at ?? null,
+    );
+  }
   listTokens(workspace: string | null): Promise<TokenRecord[]> {
     return this.call((sql) => tokens.listTokens(sql, workspace));
   }

@@ -80,6 +80,12 @@ export const startCiRun: CommandModule<object, Args> = {
       const heartbeatPid = spawnMainHeartbeat(ctx.workspaceRoot, run.runId, ctx.config);
       writeRunMarker(ctx.workspaceRoot, { ...marker, heartbeatPid });
     }
+    if (!branch) {
+      ctx.reporter.warn(
+        'no branch found in the CI variables (set FLEET_BRANCH or --branch): the cache entries this run writes are ' +
+          "shared with this token's other branch-less builds only, never with the trusted branches' cache",
+      );
+    }
     ctx.reporter.info(
       `run ${run.runId}${branch ? ` (branch ${branch})` : ''} is open at ${ctx.client.url}; nx commands in this job are now distributed` +
         (args['require-explicit-completion']
