@@ -11,6 +11,7 @@
  * to the parent over IPC, answers `cpu` requests with its process.cpuUsage() and
  * memoryUsage(), and closes on `close` or when the parent goes away.
  */
+const { prng } = require('./prng');
 const { fork } = require('node:child_process');
 const { mkdtempSync, rmSync } = require('node:fs');
 const os = require('node:os');
@@ -260,17 +261,6 @@ function independentPlan(n, salt = 'x', prefix = 'p') {
   return tasks;
 }
 
-/** A small deterministic PRNG (mulberry32) so that every run plans the same graph. */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * A monorepo-like DAG of about `n` tasks: n/3 projects, each with build, test and lint;

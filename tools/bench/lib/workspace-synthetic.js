@@ -6,23 +6,13 @@
  * `dependsOn: ['^work']` (Nx's usual default), and a salt file among the inputs so every
  * measurement hashes anew (no local or remote cache hit can shorten it).
  */
+const { prng } = require('./prng');
 const { execFileSync } = require('node:child_process');
 const { cpSync, mkdirSync, rmSync, symlinkSync, writeFileSync, existsSync } = require('node:fs');
 const { join } = require('node:path');
 
 const TARGET = 'work';
 
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A standard normal draw (Box–Muller) from a uniform source. */
 function normal(rand) {
