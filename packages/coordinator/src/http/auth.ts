@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DEFAULT_WORKSPACE, ROUTES, type RouteScope } from '@fleet/protocol';
 import type { StateStore } from '../state/state-store';
@@ -46,7 +46,7 @@ function bearer(header: string | undefined): string | null {
  * Messages name a token by its id, never by its secret.
  */
 export function registerAuth(app: FastifyInstance, serverToken: string, state: StateStore): void {
-  const serverDigest = createHash('sha256').update(serverToken).digest();
+  const serverDigest = Buffer.from(secretDigest(serverToken), 'hex');
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     const needs = scopeOf(request);
@@ -61,12 +61,12 @@ export function registerAuth(app: FastifyInstance, serverToken: string, state: S
       await sendError(reply, 401, { code: 'unauthorized', message: 'the Authorization header must be "Bearer <token>"' });
       return reply;
     }
-    const digest = createHash('sha256').update(secret).digest();
+    const digestHex = secretDigest(secret);
     let principal: Principal | null = null;
-    if (timingSafeEqual(digest, serverDigest)) {
+    if (timingSafeEqual(Buffer.from(digestHex, 'hex'), serverDigest)) {
       principal = SERVER_PRINCIPAL;
     } else {
-      const record = await state.findTokenByDigest(secretDigest(secret));
+      const record = await state.findTokenByDigest(digestHex);
       if (record === null) {
         await sendError(reply, 401, { code: 'unauthorized', message: 'invalid token' });
         return reply;

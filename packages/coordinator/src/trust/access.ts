@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { NotFoundError } from '@fleet/core';
-import { HEADER_BRANCH, MAX_BRANCH_LENGTH } from '@fleet/protocol';
+import { HEADER_BRANCH, MAX_BRANCH_LENGTH, ROUTES } from '@fleet/protocol';
 import type { StateStore } from '../state/state-store';
 import { principalOf } from '../http/auth';
 import { cacheNamespaces, isTrustedBranch, runSpace, scopedRunId, spaceOfRun, type CacheNamespaces } from './namespaces';
@@ -35,7 +35,8 @@ export function registerWorkspaceGuard(app: FastifyInstance, state: StateStore):
       }
     }
     const body = request.body as Record<string, unknown> | undefined;
-    if (request.routeOptions.url === '/v1/runs' && request.method === 'POST' && typeof body?.['runId'] === 'string') {
+    const isCreateRun = request.routeOptions.url === ROUTES.createRun.url && request.method === ROUTES.createRun.method;
+    if (isCreateRun && typeof body?.['runId'] === 'string') {
       body['runId'] = scopedRunId(space, body['runId']);
     }
   });
