@@ -32,6 +32,11 @@ describe('agentNxEnv', () => {
     expect(env.PATH).toBe('/bin');
   });
 
+  it("loads Nx's plugins in the task's own process unless the agent's environment chose otherwise", () => {
+    expect(agentNxEnv({ ...input, slot: 0 }).NX_ISOLATE_PLUGINS).toBe('false');
+    expect(agentNxEnv({ ...input, base: { ...input.base, NX_ISOLATE_PLUGINS: 'true' }, slot: 0 }).NX_ISOLATE_PLUGINS).toBe('true');
+  });
+
   it("passes the run's branch to the task as FLEET_BRANCH, and leaves the agent's own when the run has none", () => {
     expect(agentNxEnv({ ...input, slot: 0, branch: 'main' }).FLEET_BRANCH).toBe('main');
     expect(agentNxEnv({ ...input, base: { ...input.base, FLEET_BRANCH: 'own' }, slot: 0, branch: 'main' }).FLEET_BRANCH).toBe('main');

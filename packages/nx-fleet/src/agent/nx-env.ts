@@ -28,6 +28,11 @@ export function slotStateDir(workspaceRoot: string, slot: number): string {
  *   `.node` file straight to its final name, so a second process can load a half-written
  *   copy and die of SIGBUS before printing anything (seen: 4 of 16 cold starts in pairs;
  *   Nx 20 copies to a temporary name and renames).
+ * It also loads Nx's project-graph plugins in the `nx run` process itself
+ * (NX_ISOLATE_PLUGINS=false) unless the agent's environment says otherwise: each task is
+ * a fresh, short-lived Nx process, so starting a plugin-worker process per plugin for it
+ * protects nothing and was about half of an agent's per-task overhead (docs/benchmarks.md:
+ * p50 1.92 → 0.92 s a task at 3 agents on the 200-task DAG).
  */
 export function agentNxEnv(input: AgentNxEnvInput): NodeJS.ProcessEnv {
   const state = slotStateDir(input.workspaceRoot, input.slot);
@@ -43,6 +48,7 @@ export function agentNxEnv(input: AgentNxEnvInput): NodeJS.ProcessEnv {
     // failures are stored too, so main can show their logs
     NX_CACHE_FAILURES: 'true',
     NX_TUI: 'false',
+    NX_ISOLATE_PLUGINS: input.base.NX_ISOLATE_PLUGINS ?? 'false',
     NX_WORKSPACE_DATA_DIRECTORY: join(state, 'workspace-data'),
     NX_CACHE_DIRECTORY: join(state, 'cache'),
     NX_NATIVE_FILE_CACHE_DIRECTORY: join(state, 'native'),
