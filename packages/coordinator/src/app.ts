@@ -36,7 +36,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
     routerOptions: { maxParamLength: 256 },
   });
   const shutdown = new AbortController();
-  const ctx: RouteContext = { deps, wakeups: new Wakeups(), shutdown: shutdown.signal, startedAt: deps.clock.now() };
+  const ctx: RouteContext = { deps, wakeups: new Wakeups(), shutdown: shutdown.signal, startedAt: deps.clock.now(), runDueAt: new Map() };
   const sweeper = startSweeper(ctx);
   app.setValidatorCompiler(validatorCompiler);
   registerErrorHandling(app, deps.reporter);

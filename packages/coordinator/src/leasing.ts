@@ -1,4 +1,4 @@
-import { agentExitReason, firedDeadlines, NotFoundError } from '@fleet/core';
+import { agentExitReason, firedDeadlines, leaseDueAt, nextDueAt, NotFoundError } from '@fleet/core';
 import type { LeaseRequest, LeaseResponse } from '@fleet/protocol';
 import type { AppDeps } from './app-deps';
 import { stopwatch } from './long-poll';
@@ -13,7 +13,19 @@ export interface RunModelContext {
   readonly wakeups: Wakeups;
   /** The injected clock's time when the app was created: main's silence counts from then at the earliest. */
   readonly startedAt: number;
+  /**
+   * Per open run, the instant before which nothing of it can be due (core's nextDueAt, lowered by
+   * every lease granted here), so that the lease path skips re-reading the run until then. Kept in
+   * this process only: another coordinator process's leases are seen by this one's sweeper.
+   */
+  readonly runDueAt?: Map<string, number>;
 }
+
+/**
+ * How long a skip may last at most however far the next deadline is: what another process
+ * changed (a lease granted there) is seen within this, and a run's memo never outlives it.
+ */
+export const RUN_MODEL_RECHECK_MS = 1_000;
 
 /**
  * Applies what is due in a run at the injected clock's now: overdue leases expire
@@ -48,6 +60,25 @@ export async function enforceRun(ctx: RunModelContext, runId: string): Promise<v
   }
   for (const executionId of changed) wakeups.wakeExecution(executionId);
   if (runChanged) wakeups.wakeRun(runId);
+  if (ctx.runDueAt !== undefined) {
+    const now = clock.now();
+    // something fired: read the run again next time; a run no longer open needs no memo
+    if (times === null) ctx.runDueAt.delete(runId);
+    else ctx.runDueAt.set(runId, runChanged ? now : Math.min(nextDueAt(now, times), now + RUN_MODEL_RECHECK_MS));
+  }
+}
+
+/** enforceRun, skipped while nothing of the run can be due (the lease path runs before every answer). */
+async function enforceRunIfDue(ctx: RunModelContext, runId: string): Promise<void> {
+  const due = ctx.runDueAt?.get(runId);
+  if (due !== undefined && ctx.deps.clock.now() < due) return;
+  await enforceRun(ctx, runId);
+}
+
+/** A lease granted at `now` may be due before what the memo says: its expiry or its task time-out. */
+function noteLease(ctx: RunModelContext, runId: string, now: number, task: { leaseMs: number; timeoutMs: number }): void {
+  const due = ctx.runDueAt?.get(runId);
+  if (due !== undefined) ctx.runDueAt?.set(runId, Math.min(due, leaseDueAt(now, task.leaseMs, task.timeoutMs)));
 }
 
 async function exitReason(deps: AppDeps, runId: string): Promise<string | null> {
@@ -75,7 +106,7 @@ export async function leaseLoop(
   const waitMs = request.waitMs ?? 0;
   for (let round = 0; ; round++) {
     if (round > 0) await stillAuthorized();
-    await enforceRun(ctx, runId);
+    await enforceRunIfDue(ctx, runId);
     const reason = await exitReason(deps, runId);
     if (reason !== null) {
       await deps.state.markAgentSeen(runId, request.agentName, deps.clock.now(), true);
@@ -85,6 +116,7 @@ export async function leaseLoop(
     const now = deps.clock.now();
     const task = await deps.state.leaseNext(runId, request.agentName, deps.ids.next(), now, deps.config.leaseMs);
     if (task !== null) {
+      noteLease(ctx, runId, now, task);
       wakeups.wakeExecution(task.executionId);
       wakeups.wakeRun(runId);
       return { action: 'run', task };

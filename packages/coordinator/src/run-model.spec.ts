@@ -83,6 +83,16 @@ describe('lease retries', () => {
     expect(leaseRow(first.task.leaseId)).toMatchObject({ outcome: 'lost', agent: 'agent-1' });
     expect(leaseRow(second.task.leaseId)).toMatchObject({ outcome: 'lost', agent: 'agent-2' });
   });
+  it('a lease granted since the run was last read is still taken back on time by the next request (no sweeper pass)', async () => {
+    // the lease path skips re-reading a run until something can be due; granting a lease
+    // must bring that instant forward to the lease's own expiry
+    await start({ leaseRetries: 1, leaseMs: 400 }, {}, [planTask('a:build')], ['agent-1', 'agent-2']);
+    expect(await lease('agent-1')).toMatchObject({ action: 'run', task: { taskId: 'a:build', attempt: 1 } });
+    h.clock.advance(399);
+    expect(await lease('agent-2')).toMatchObject({ action: 'wait' });
+    h.clock.advance(1);
+    expect(await lease('agent-2')).toMatchObject({ action: 'run', task: { taskId: 'a:build', attempt: 2 } });
+  });
 });
 
 describe('a completion repeated after a lost answer', () => {

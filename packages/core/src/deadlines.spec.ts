@@ -6,6 +6,8 @@ import {
   DEFAULT_RUN_TIMEOUT_MS,
   DEFAULT_TASK_TIMEOUT_MS,
   firedDeadlines,
+  leaseDueAt,
+  nextDueAt,
   formatLimit,
   type RunLimits,
   type RunTimes,
@@ -204,5 +206,104 @@ describe('no agent left', () => {
     expect(firedDeadlines(clock.now(), restarted)).toEqual([]);
     clock.advance(DEFAULT_NO_AGENT_MS - 1_000);
     expect(firedDeadlines(clock.now(), restarted)).toHaveLength(1);
+  });
+});
+
+describe('nextDueAt: until when applying the run model can be skipped', () => {
+  const clock = () => createFakeClock(T0);
+
+  it('is the earliest of the run time-out, main silence, no agent, task time-outs and lease expiries', () => {
+    const c = clock();
+    const base = run(c, {}, { runTimeoutMs: 50_000, mainSilenceMs: 40_000, taskTimeoutMs: 20_000 });
+    // nothing running, no agent: the run time-out, or main silence / no agent counted from now
+    expect(nextDueAt(T0, base)).toBe(T0 + 30_000); // DEFAULT_NO_AGENT_MS from now
+    expect(nextDueAt(T0, { ...base, noAgentMs: 60_000 })).toBe(T0 + 40_000); // main silence from now
+    expect(nextDueAt(T0, { ...base, noAgentMs: 60_000, limits: { ...base.limits, mainSilenceMs: 90_000 } })).toBe(T0 + 50_000);
+    const leased = {
+      ...base,
+      noAgentMs: 60_000,
+      leasedTasks: [{ leaseId: 'l1', executionId: 'e1', taskId: 'a:build', agent: 'x', leasedAt: T0 - 5_000, expiresAt: T0 + 8_000 }],
+    };
+    expect(nextDueAt(T0, leased)).toBe(T0 + 8_000); // the lease expiry
+    expect(nextDueAt(T0, { ...leased, leasedTasks: [{ ...leased.leasedTasks[0], expiresAt: T0 + 60_000 }] })).toBe(T0 + 15_000); // its time-out
+    // never in the past: an overdue run is due now
+    expect(nextDueAt(T0 + 100_000, base)).toBe(T0 + 100_000);
+  });
+
+  it('counts main from its oldest running execution, so an execution ending cannot make it late', () => {
+    const c = clock();
+    const times = run(c, {
+      runningExecutions: [
+        { executionId: 'old', lastSeenAt: T0 - 20_000 },
+        { executionId: 'new', lastSeenAt: T0 },
+      ],
+      noAgentMs: 3_600_000,
+    });
+    const due = nextDueAt(T0, times);
+    expect(due).toBe(T0 + 10_000);
+    // "new" ends: main's silence now counts from "old", and fires exactly at the bound
+    const after = { ...times, runningExecutions: [times.runningExecutions[0]] };
+    expect(firedDeadlines(due - 1, after)).toEqual([]);
+    expect(firedDeadlines(due, after).map((f) => f.kind)).toEqual(['main_silent']);
+  });
+
+  it('nothing fires before it, for any run, whatever the run does meanwhile short of a new lease (seeded property)', () => {
+    let seed = 20261203;
+    const rand = (): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const between = (lo: number, hi: number): number => Math.floor(lo + rand() * (hi - lo));
+    let checked = 0;
+    for (let i = 0; i < 2_000; i++) {
+      const now = T0 + between(0, 100_000);
+      const agents = Array.from({ length: between(0, 4) }, (_, k) => ({ name: `a${k}`, lastSeenAt: now - between(0, 60_000), exited: rand() < 0.3 }));
+      const times: RunTimes = {
+        createdAt: T0 - between(0, 50_000),
+        limits: { runTimeoutMs: between(1_000, 200_000), taskTimeoutMs: between(1_000, 100_000), mainSilenceMs: between(1_000, 60_000) },
+        runningExecutions: Array.from({ length: between(0, 3) }, (_, k) => ({ executionId: `e${k}`, lastSeenAt: now - between(0, 40_000) })),
+        leasedTasks: Array.from({ length: between(0, 3) }, (_, k) => ({
+          leaseId: `l${k}`,
+          executionId: 'e0',
+          taskId: `t${k}`,
+          agent: 'a0',
+          leasedAt: now - between(0, 50_000),
+          expiresAt: now + between(-5_000, 30_000),
+        })),
+        listeningSince: T0 - between(0, 100_000),
+        mainHeartbeatAt: rand() < 0.5 ? null : now - between(0, 30_000),
+        agents,
+        readyTasks: between(0, 3),
+        noAgentMs: between(1_000, 60_000),
+      };
+      const due = nextDueAt(now, times);
+      if (firedDeadlines(now, times).length > 0 || times.leasedTasks.some((t) => (t.expiresAt ?? 0) <= now)) {
+        expect(due).toBe(now); // already due
+        continue;
+      }
+      // what requests may do meanwhile: newer contacts, a running execution ends, agents leave or appear, tasks become ready
+      const later = between(now, due);
+      const changed: RunTimes = {
+        ...times,
+        runningExecutions: times.runningExecutions.filter(() => rand() < 0.6).map((e) => ({ ...e, lastSeenAt: rand() < 0.5 ? e.lastSeenAt : between(e.lastSeenAt, later + 1) })),
+        agents: [...agents.map((a) => ({ ...a, exited: a.exited || rand() < 0.3 })), ...(rand() < 0.3 ? [{ name: 'late', lastSeenAt: between(now, later + 1), exited: false }] : [])],
+        leasedTasks: times.leasedTasks.filter(() => rand() < 0.7),
+        readyTasks: between(0, 3),
+      };
+      for (const t of [now, later, due - 1]) {
+        if (t < now || t >= due) continue;
+        expect(firedDeadlines(t, times)).toEqual([]);
+        expect(firedDeadlines(t, changed)).toEqual([]);
+        expect(changed.leasedTasks.every((l) => (l.expiresAt ?? Infinity) > t)).toBe(true);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(1_000);
+  });
+
+  it('a new lease is due at its expiry or its task time-out, whichever is first', () => {
+    expect(leaseDueAt(T0, 10_000, 3_600_000)).toBe(T0 + 10_000);
+    expect(leaseDueAt(T0, 10_000, 2_000)).toBe(T0 + 2_000);
+    expect(leaseDueAt(T0, 10_000, 0)).toBe(T0 + 10_000);
   });
 });

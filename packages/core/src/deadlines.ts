@@ -39,6 +39,8 @@ export interface LeasedTaskTimes {
   readonly agent: string;
   /** When the current lease began (its heartbeats do not move this). */
   readonly leasedAt: number;
+  /** When the lease expires unless its agent renews it (heartbeats move this later); unknown if absent. */
+  readonly expiresAt?: number;
 }
 
 /** What the decision needs to know about an open run. */
@@ -136,4 +138,40 @@ function noAgentLeft(now: number, run: RunTimes): string | null {
   if (now - lastHeard < limit) return null;
   const last = agents.reduce((a, b) => (b.lastSeenAt > a.lastSeenAt ? b : a));
   return `no agent left to run the ready tasks: none heard from for ${formatLimit(limit)} (last: ${last.name}${last.exited ? ', which left' : ''})`;
+}
+
+/**
+ * The earliest instant at or after `now` at which something of the run could be due —
+ * a deadline of firedDeadlines or the expiry of a current lease — so that a caller that
+ * applied the run model at `now` may skip it until then. It stays a lower bound while
+ * the run changes in the ways requests change it: contacts and heartbeats only move
+ * later, executions and agents that appear are first heard at or after `now`, executions
+ * end, agents leave, tasks become ready or finish. The one change it cannot foresee is a
+ * new lease: whoever grants one lowers the bound to that lease's own expiry and
+ * time-out (`leaseDueAt`).
+ */
+export function nextDueAt(now: number, run: RunTimes): number {
+  const { limits } = run;
+  let due = run.createdAt + limits.runTimeoutMs;
+  // main's latest contact drops when executions end: to its run heartbeat once they all have,
+  // else (no heartbeat) to the oldest running execution's; with nothing to be silent about
+  // yet, an execution first heard now starts the clock
+  const heartbeat = run.mainHeartbeatAt ?? null;
+  const oldestRunning = run.runningExecutions.length ? Math.min(...run.runningExecutions.map((e) => e.lastSeenAt)) : null;
+  const floor = heartbeat ?? oldestRunning;
+  const contactFloor = floor === null ? now : Math.max(run.listeningSince ?? 0, floor);
+  due = Math.min(due, contactFloor + limits.mainSilenceMs);
+  // agents: "none heard from" counts from the latest contact of any agent, or from now for the first one
+  const agents = run.agents ?? [];
+  const heard = agents.length ? Math.max(run.listeningSince ?? 0, ...agents.map((a) => a.lastSeenAt)) : now;
+  due = Math.min(due, heard + (run.noAgentMs ?? DEFAULT_NO_AGENT_MS));
+  for (const task of run.leasedTasks) {
+    due = Math.min(due, task.leasedAt + limits.taskTimeoutMs, task.expiresAt ?? now);
+  }
+  return Math.max(now, due);
+}
+
+/** When a lease granted at `leasedAt` is first due: its expiry or its task time-out, whichever comes first. */
+export function leaseDueAt(leasedAt: number, leaseMs: number, taskTimeoutMs: number): number {
+  return leasedAt + Math.min(leaseMs, taskTimeoutMs > 0 ? taskTimeoutMs : leaseMs);
 }

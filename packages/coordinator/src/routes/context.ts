@@ -9,4 +9,6 @@ export interface RouteContext {
   readonly shutdown: AbortSignal;
   /** The injected clock's time when the app was created. */
   readonly startedAt: number;
+  /** See RunModelContext.runDueAt. */
+  readonly runDueAt?: Map<string, number>;
 }

@@ -180,13 +180,20 @@ export function runTimes(sql: Sql, runId: string): OpenRunTimes | null {
     .all<ExecutionRow>("SELECT execution_id, last_seen_at FROM executions WHERE run_id = ? AND status = 'running'", runId)
     .map((e) => ({ executionId: e.execution_id, lastSeenAt: e.last_seen_at }));
   const leasedTasks = sql
-    .all<{ lease_id: string; execution_id: string; task_id: string; agent: string; created_at: number }>(
-      `SELECT l.lease_id, e.execution_id, t.task_id, l.agent, l.created_at
+    .all<{ lease_id: string; execution_id: string; task_id: string; agent: string; created_at: number; lease_expires_at: number }>(
+      `SELECT l.lease_id, e.execution_id, t.task_id, l.agent, l.created_at, t.lease_expires_at
        FROM tasks t JOIN leases l ON l.lease_id = t.lease_id JOIN executions e ON e.seq = t.exec_seq
        WHERE t.run_id = ? AND t.status = 'leased'`,
       runId,
     )
-    .map((r) => ({ leaseId: r.lease_id, executionId: r.execution_id, taskId: r.task_id, agent: r.agent, leasedAt: r.created_at }));
+    .map((r) => ({
+      leaseId: r.lease_id,
+      executionId: r.execution_id,
+      taskId: r.task_id,
+      agent: r.agent,
+      leasedAt: r.created_at,
+      expiresAt: r.lease_expires_at,
+    }));
   return {
     runId,
     createdAt: run.created_at,
