@@ -62,6 +62,29 @@ describe('scheduling', () => {
     expect(await lease(h.call)).toEqual({ action: 'exit', reason: expect.stringContaining('completed') });
   });
 
+  it('a completion with leaseNext answers the next lease in the same round trip: the dependant it readied, wait, then exit', async () => {
+    h = await createHarness();
+    await setup(h.call, [planTask('a:build'), planTask('b:build', ['a:build'])]);
+    const first = await lease(h.call);
+    const withNext = (leaseId: string): Promise<any> =>
+      h
+        .call('POST', `/v1/leases/${leaseId}/complete`, { agentName: 'agent-1', hash: null, exitCode: 0, durationMs: 5, leaseNext: true })
+        .then((r) => r.json());
+    const one = await withNext(first.task.leaseId);
+    expect(one).toMatchObject({ accepted: true, taskStatus: 'succeeded', next: { action: 'run', task: { taskId: 'b:build', attempt: 1 } } });
+    // the lease it answered is a real one: its task is leased to this agent, and completing it works
+    expect(statuses((await h.call('GET', '/v1/executions/e1')).json())).toEqual({ 'a:build': 'succeeded', 'b:build': 'leased' });
+    const two = await withNext(one.next.task.leaseId);
+    // nothing left to run but the run is open: wait, at once (a completion is never held as a long-poll)
+    expect(two).toEqual({ accepted: true, taskStatus: 'succeeded', next: { action: 'wait', retryInMs: expect.any(Number) } });
+    await h.call('POST', '/v1/runs/r1/complete', {});
+    // a repeated completion (its answer was lost) after the run ended: the same result, and the agent is told to exit
+    const again = await withNext(one.next.task.leaseId);
+    expect(again).toMatchObject({ accepted: true, taskStatus: 'succeeded', next: { action: 'exit' } });
+    // without leaseNext the answer is as before
+    expect(await complete(h.call, first.task.leaseId)).toEqual({ accepted: true, taskStatus: 'succeeded' });
+  });
+
   it('picks the highest b-level first', async () => {
     h = await createHarness();
     const plan = [planTask('short:build'), planTask('long:build'), planTask('tail:build', ['long:build'])];

@@ -311,6 +311,11 @@ export const CompleteLeaseRequest = Type.Object(
     message: Type.Optional(Type.String({ maxLength: 4000 })),
     /** For a failure: the artifact key of its result (outputs + log), kept apart from cache keys. */
     log: Type.Optional(Hash),
+    /**
+     * Also ask for this agent's next task in the same round trip: the answer's `next` is what a
+     * lease request without waiting would answer (run, exit, or wait — then long-poll as usual).
+     */
+    leaseNext: Type.Optional(Type.Boolean()),
   },
   Strict,
 );
@@ -323,6 +328,8 @@ export const CompleteLeaseResponse = Type.Object({
    */
   accepted: Type.Boolean(),
   taskStatus: Type.Union(TASK_STATUSES.map((s) => Type.Literal(s))),
+  /** Present when the request set `leaseNext`. */
+  next: Type.Optional(LeaseResponse),
 });
 export type CompleteLeaseResponse = Static<typeof CompleteLeaseResponse>;
 

@@ -8,6 +8,8 @@ import {
   ROUTES,
   type CompleteLeaseResponse,
 } from '@fleet/protocol';
+import { leaseLoop } from '../leasing';
+import { requestSignal } from '../long-poll';
 import type { RouteContext } from './context';
 
 const inactive = (leaseId: string): NotFoundError =>
@@ -67,7 +69,7 @@ export function registerLeaseRoutes(app: FastifyInstance, ctx: RouteContext): vo
   app.post<{ Params: LeaseParams; Body: CompleteLeaseRequest }>(
     ROUTES.completeLease.url,
     { schema: { params: LeaseParams, body: CompleteLeaseRequest } },
-    async (request): Promise<CompleteLeaseResponse> => {
+    async (request, reply): Promise<CompleteLeaseResponse> => {
       const { leaseId } = request.params;
       const body = request.body;
       const outcome = await state.completeLease(
@@ -92,7 +94,13 @@ export function registerLeaseRoutes(app: FastifyInstance, ctx: RouteContext): vo
             ctx.wakeups.wakeExecution(outcome.executionId);
             ctx.wakeups.wakeRun(outcome.runId);
           }
-          return { accepted: outcome.accepted, taskStatus: outcome.taskStatus };
+          if (body.leaseNext !== true) return { accepted: outcome.accepted, taskStatus: outcome.taskStatus };
+          {
+            // the agent's next lease in the same round trip, never held: same answer as POST .../lease with waitMs 0
+            const signal = requestSignal(reply, ctx.shutdown);
+            const next = await leaseLoop(ctx, outcome.runId, { agentName: body.agentName, waitMs: 0 }, signal);
+            return { accepted: outcome.accepted, taskStatus: outcome.taskStatus, next };
+          }
         default: {
           const never: never = outcome;
           throw new Error(`unknown outcome ${JSON.stringify(never)}`);

@@ -4,7 +4,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { constants as osConstants, hostname } from 'node:os';
 import { join } from 'node:path';
 import * as tar from 'tar';
-import type { LeasedTask, RunView } from '@fleet/protocol';
+import type { LeasedTask, LeaseResponse, RunView } from '@fleet/protocol';
 import { cleanBranch, LONG_POLL_MS, type FleetClient } from '../client/fleet-client';
 import { CoordinatorHttpError } from '../client/http';
 import type { Reporter } from '../reporter';
@@ -117,11 +117,24 @@ export async function runAgent(options: AgentOptions): Promise<AgentResult> {
     leave(why, true);
   };
 
+  // a coordinator older than `leaseNext` refuses it (400): then complete and lease apart, as before
+  let leaseNextSupported = true;
+  const nextLease: NextLease = {
+    wanted: () => leaseNextSupported && !leaving.signal.aborted,
+    unsupported: () => {
+      if (leaseNextSupported) reporter.debug('the coordinator does not take leaseNext with a completion: leasing separately');
+      leaseNextSupported = false;
+    },
+  };
+
   const slot = async (_: unknown, index: number): Promise<void> => {
+    // the answer that came with the last completion (one round trip for both), if any
+    let next: LeaseResponse | undefined;
     while (!leaving.signal.aborted) {
-      let answer;
+      let answer = next;
+      next = undefined;
       try {
-        answer = await client.lease(runId, name, LONG_POLL_MS, { signal: leaving.signal });
+        answer ??= await client.lease(runId, name, LONG_POLL_MS, { signal: leaving.signal });
       } catch (error) {
         if (leaving.signal.aborted) return;
         throw error;
@@ -142,7 +155,7 @@ export async function runAgent(options: AgentOptions): Promise<AgentResult> {
       }
       tasksRun++;
       lastActivity = Date.now();
-      await runLeasedTask(options, answer.task, relay, cache, index, running);
+      next = await runLeasedTask(options, answer.task, relay, cache, index, running, nextLease);
       lastActivity = Date.now();
     }
   };
@@ -153,6 +166,13 @@ export async function runAgent(options: AgentOptions): Promise<AgentResult> {
     await relay.close();
   }
   return { tasksRun, reason, abnormal };
+}
+
+/** Whether a completion also asks for the slot's next task (one round trip instead of two). */
+interface NextLease {
+  /** Not when the agent is leaving, nor once the coordinator refused it. */
+  wanted(): boolean;
+  unsupported(): void;
 }
 
 /** Hands a lease back so another agent can take the task at once (not after the lease time). */
@@ -202,7 +222,8 @@ async function runLeasedTask(
   cache: AgentCache,
   slot: number,
   running: Map<string, RunningTask>,
-): Promise<void> {
+  nextLease: NextLease,
+): Promise<LeaseResponse | undefined> {
   const { client, reporter, name } = options;
   const started = Date.now();
   reporter.info(`running ${task.taskId} (attempt ${task.attempt})`);
@@ -251,7 +272,7 @@ async function runLeasedTask(
   cache.forget(task.leaseId);
   if (handedBack) {
     await handBack(options, task, stopped ?? 'agent stopping');
-    return;
+    return undefined;
   }
   if (stopped !== null) captured += `[fleet] ${task.taskId} was stopped: ${stopped}\n`;
   // the task's own result: under its planned hash, else the last one its Nx stored
@@ -266,20 +287,31 @@ async function runLeasedTask(
     log = (await uploadCapturedFailure(options, task, exitCode, captured, cache)) ?? undefined;
   }
   const durationMs = Date.now() - started;
-  const result = await client.completeLease(task.leaseId, {
+  const completion = {
     agentName: name,
     hash: hash ?? null,
     exitCode,
     durationMs,
     ...(log ? { log } : {}),
     ...(stopped !== null ? { message: stopped.slice(0, 4000) } : {}),
-  });
+  };
+  let result;
+  if (nextLease.wanted()) {
+    try {
+      result = await client.completeLease(task.leaseId, { ...completion, leaseNext: true });
+    } catch (error) {
+      if (!(error instanceof CoordinatorHttpError && error.status === 400)) throw error;
+      nextLease.unsupported();
+    }
+  }
+  result ??= await client.completeLease(task.leaseId, completion);
   reporter.info(
     `${task.taskId} ${exitCode === 0 ? 'succeeded' : `failed (exit ${exitCode})`} in ${(durationMs / 1000).toFixed(1)} s` +
       (result.accepted
         ? ''
         : ' — too late: the coordinator had already taken the task back (lease expired, execution ended, or task timed out); this result is ignored'),
   );
+  return result.next;
 }
 
 function startNx(
