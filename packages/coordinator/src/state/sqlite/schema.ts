@@ -181,6 +181,8 @@ export function openDatabase(file: string): Database.Database {
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
+  // savepoints (each method of a group commit has one) journal in memory, not in temporary files
+  db.pragma('temp_store = MEMORY');
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');
   try {
