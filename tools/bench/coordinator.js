@@ -55,7 +55,7 @@ const SHAPES = {
  * One measured execution on a fresh coordinator: accept the plan, then let `agents` agents
  * lease and complete every task. Resolves to the numbers of that phase.
  */
-async function measure({ n, agents, shape, mode, timeLimitMs, warmup = 200, log }) {
+async function measure({ n, agents, shape, mode, timeLimitMs, warmup = 200, leaseNext = true, log }) {
   const coord = await startCoordinator({ mode });
   const conns = [];
   try {
@@ -65,23 +65,23 @@ async function measure({ n, agents, shape, mode, timeLimitMs, warmup = 200, log 
     conns.push(...agentConns);
 
     // warm-up in its own run: JIT-compiles planning, leasing and completing (not measured)
-    await drive({ main, agentConns: agentConns.slice(0, Math.min(agents, 5)), runId: 'warmup', n: warmup, shape: 'dag', timeLimitMs, measured: false });
+    await drive({ main, agentConns: agentConns.slice(0, Math.min(agents, 5)), runId: 'warmup', n: warmup, shape: 'dag', timeLimitMs, measured: false, leaseNext });
 
-    const result = await drive({ main, agentConns, runId: `bench-${shape}-${n}`, n, shape, timeLimitMs, measured: true, coord });
+    const result = await drive({ main, agentConns, runId: `bench-${shape}-${n}`, n, shape, timeLimitMs, measured: true, coord, leaseNext });
     log(
-      `${mode} ${shape} n=${n} agents=${agents}: accepted in ${result.acceptMs.toFixed(0)} ms, ` +
+      `${mode}${leaseNext ? '' : ' (lease and complete apart)'} ${shape} n=${n} agents=${agents}: accepted in ${result.acceptMs.toFixed(0)} ms, ` +
         `${result.cyclesPerSec.toFixed(0)} cycles/s, lease p50 ${fmt(result.lease.p50)} p99 ${fmt(result.lease.p99)}, ` +
         `complete p50 ${fmt(result.complete.p50)} p99 ${fmt(result.complete.p99)}, ` +
-        `coordinator CPU ${result.cpuPerCycleUs.toFixed(0)} µs/cycle${result.timedOut ? ' (TIME LIMIT HIT)' : ''}`,
+        `coordinator CPU ${result.cpuPerCycleUs.toFixed(0)} µs/cycle, ${result.viaCompletion} tasks leased with a completion${result.timedOut ? ' (TIME LIMIT HIT)' : ''}`,
     );
-    return { n, agents, shape, mode, ...result };
+    return { n, agents, shape, mode, leaseNext, ...result };
   } finally {
     await Promise.all(conns.map((c) => c.close()));
     await coord.close();
   }
 }
 
-async function drive({ main, agentConns, runId, n, shape, timeLimitMs, measured, coord }) {
+async function drive({ main, agentConns, runId, n, shape, timeLimitMs, measured, coord, leaseNext }) {
   await main.json('POST', '/v1/runs', { runId, agents: agentConns.length, mainTimeoutMs: 3_600_000 });
   await Promise.all(
     agentConns.map((c, i) => c.json('POST', `/v1/runs/${runId}/agents`, { agentName: `agent-${i}`, parallel: 1 })),
@@ -97,35 +97,47 @@ async function drive({ main, agentConns, runId, n, shape, timeLimitMs, measured,
   const completeMs = [];
   let completed = 0;
   let waits = 0;
+  let viaCompletion = 0;
   let timedOut = false;
   const started = nowMs();
   const deadline = started + timeLimitMs;
   const loop = async (conn, i) => {
     const agentName = `agent-${i}`;
     // bounded: at most n + a margin of answers per agent, and the deadline
+    // the answer that came with the last completion (leaseNext), as agent.ts does
+    let next;
     for (let round = 0; round < n * 4 + 1000; round++) {
       if (completed >= n) return;
       if (nowMs() > deadline) {
         timedOut = true;
         return;
       }
-      const leased = await conn.json('POST', `/v1/runs/${runId}/lease`, { agentName, waitMs: LEASE_WAIT_MS });
-      const answer = leased.body;
+      let answer = next;
+      next = undefined;
+      if (answer === undefined) {
+        const leased = await conn.json('POST', `/v1/runs/${runId}/lease`, { agentName, waitMs: LEASE_WAIT_MS });
+        answer = leased.body;
+        if (answer.action === 'run') leaseMs.push(leased.ms);
+      }
       if (answer.action === 'exit') return;
       if (answer.action === 'wait') {
         waits++;
         continue;
       }
-      leaseMs.push(leased.ms);
       const done = await conn.json('POST', `/v1/leases/${answer.task.leaseId}/complete`, {
         agentName,
         hash: answer.task.hash,
         exitCode: 0,
         durationMs: 1,
+        ...(leaseNext ? { leaseNext: true } : {}),
       });
       completeMs.push(done.ms);
       if (!done.body.accepted) throw new Error(`completion of ${answer.task.taskId} was not accepted`);
       completed++;
+      if (done.body.next !== undefined && done.body.next.action !== 'wait') {
+        next = done.body.next;
+        if (next.action === 'run') viaCompletion++;
+      }
     }
   };
   await Promise.all(agentConns.map(loop));
@@ -138,6 +150,7 @@ async function drive({ main, agentConns, runId, n, shape, timeLimitMs, measured,
     acceptCpuMs: measured ? cpuUs(cpuBeforePlan, cpuAfterPlan) / 1000 : NaN,
     completed,
     waits,
+    viaCompletion,
     timedOut,
     elapsedMs,
     cyclesPerSec: completed / (elapsedMs / 1000),
@@ -161,11 +174,13 @@ async function run({ smoke = false, log = () => undefined } = {}) {
     { n: small, shape: 'independent', mode: 'child' },
     { n: large, shape: 'independent', mode: 'child' },
     ...(smoke ? [] : [{ n: small, shape: 'dag', mode: 'in-process' }]),
+    // the protocol before leaseNext: two requests per cycle
+    { n: large, shape: 'dag', mode: 'child', leaseNext: false },
   ];
   const results = [];
   for (const phase of phases) results.push(await measure({ ...phase, agents, timeLimitMs, warmup, log }));
 
-  const find = (n, shape, mode = 'child') => results.find((r) => r.n === n && r.shape === shape && r.mode === mode);
+  const find = (n, shape, mode = 'child') => results.find((r) => r.n === n && r.shape === shape && r.mode === mode && r.leaseNext);
   const dagLarge = find(large, 'dag');
   const dagSmall = find(small, 'dag');
   const indLarge = find(large, 'independent');
@@ -173,10 +188,10 @@ async function run({ smoke = false, log = () => undefined } = {}) {
 
   const rows = results.map(
     (r) =>
-      `| ${r.mode === 'child' ? 'child process' : 'same process'} | ${r.shape} | ${r.n.toLocaleString('en-US')} | ${r.agents} | ` +
+      `| ${r.mode === 'child' ? 'child process' : 'same process'}${r.leaseNext ? '' : ', lease and complete apart'} | ${r.shape} | ${r.n.toLocaleString('en-US')} | ${r.agents} | ` +
       `${r.acceptMs.toFixed(0)} ms (coordinator CPU ${r.acceptCpuMs.toFixed(0)} ms; ${(r.planBytes / 1024 ** 2).toFixed(1)} MB JSON) | ${r.completed.toLocaleString('en-US')}${r.timedOut ? ' (time limit)' : ''} | ` +
       `**${r.cyclesPerSec.toFixed(0)}** | ${fmt(r.lease.p50)} / ${fmt(r.lease.p99)} | ${fmt(r.complete.p50)} / ${fmt(r.complete.p99)} | ` +
-      `${r.cpuPerCycleUs.toFixed(0)} µs | ${r.waits} | ${r.rssMb.toFixed(0)} MB |`,
+      `${r.cpuPerCycleUs.toFixed(0)} µs | ${r.viaCompletion.toLocaleString('en-US')} | ${r.waits} | ${r.rssMb.toFixed(0)} MB |`,
   );
   const ratio = (a, b) => a / b;
   const flatRatio = Math.max(ratio(dagLarge.cpuPerCycleUs, dagSmall.cpuPerCycleUs), ratio(indLarge.cpuPerCycleUs, indSmall.cpuPerCycleUs));
@@ -194,7 +209,9 @@ async function run({ smoke = false, log = () => undefined } = {}) {
     `A real coordinator (\`startServer\` from @fleet/coordinator: SQLite in a temporary data dir, real HTTP on 127.0.0.1, ` +
       `no rate limit), started fresh for each row; ${agents} simulated agents, each with its own keep-alive undici connection, ` +
       `join the run and then loop *lease* (long-poll, \`waitMs\` ${LEASE_WAIT_MS}) → *complete* (exit code 0) until every task ` +
-      `of the one execution is done. No task runs; the agents send no lease heartbeats (a no-op task ends long before the first ` +
+      `of the one execution is done; as agent.ts does, a completion asks for the agent's next task in the same request ` +
+      `(\`leaseNext\`), and the agent long-polls only when that answer is "wait" (the "lease and complete apart" row does without, ` +
+      `two requests per cycle). No task runs; the agents send no lease heartbeats (a no-op task ends long before the first ` +
       `heartbeat would be due, as with agent.ts). Before each measured execution a ${warmup}-task warm-up run is driven to the end ` +
       `(not counted). "child process" rows run the coordinator in its own Node process (the load generator does not share its ` +
       `event loop); the "same process" row shares it, for comparison. Latencies are the agent's wall time per request ` +
@@ -205,8 +222,8 @@ async function run({ smoke = false, log = () => undefined } = {}) {
     `Shapes: **dag** = ${SHAPES.dag.label} (${Math.round(large / 3).toLocaleString('en-US')} projects × 3 targets at ${large.toLocaleString('en-US')} tasks); ` +
       `**independent** = ${SHAPES.independent.label}.`,
     '',
-    '| coordinator | shape | tasks | agents | plan accepted (POST executions) | completed | lease+complete cycles/s | lease p50 / p99 | complete p50 / p99 | coordinator CPU / cycle | lease answers "wait" | coordinator RSS |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| coordinator | shape | tasks | agents | plan accepted (POST executions) | completed | lease+complete cycles/s | lease p50 / p99 | complete p50 / p99 | coordinator CPU / cycle | tasks leased with a completion | lease answers "wait" | coordinator RSS |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...rows,
     '',
     `Per-operation cost from ${small.toLocaleString('en-US')} to ${large.toLocaleString('en-US')} tasks: coordinator CPU per cycle ` +

@@ -30,10 +30,11 @@ const mean = (xs) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : Na
 
 /** Agent variants measured beside the default: environment changes only, no change to Fleet's code. */
 const DAEMON = { label: 'NX_DAEMON=true', env: { NX_DAEMON: 'true' } };
-const NO_ISOLATION = { label: 'NX_ISOLATE_PLUGINS=false', env: { NX_ISOLATE_PLUGINS: 'false' } };
+// Nx's own default, and the agents' before Fleet set NX_ISOLATE_PLUGINS=false for each task (agentNxEnv)
+const ISOLATION = { label: 'NX_ISOLATE_PLUGINS=true', env: { NX_ISOLATE_PLUGINS: 'true' } };
 
 function shapes(smoke) {
-  if (smoke) return [{ graph: ws.forkJoin(1, 3, 0.2, 0.2), ms: [1, 2], variants: { 2: [DAEMON, NO_ISOLATION] } }];
+  if (smoke) return [{ graph: ws.forkJoin(1, 3, 0.2, 0.2), ms: [1, 2], variants: { 2: [DAEMON, ISOLATION] } }];
   // The whole full bench must stay under ~25 minutes on a shared 2-core machine: the DAG has
   // 160 s of work, and m = 1 is measured on the chain only (200 sequential `nx run`s would take
   // ~10 minutes alone and tell nothing the chain does not).
@@ -45,7 +46,7 @@ function shapes(smoke) {
     { graph: ws.chain(6, 1), ms: [1, 8], variants: {} },
     { graph: ws.fan(16, 0.5, 1.5), ms: [3, 8], variants: {} },
     { graph: ws.forkJoin(2, 8, 1, 0.5), ms: [3, 8], variants: {} },
-    { graph: dag, ms: [3, 8], variants: { 3: [NO_ISOLATION], 8: [NO_ISOLATION] }, headline: true },
+    { graph: dag, ms: [3, 8], variants: { 3: [ISOLATION, DAEMON] }, headline: true },
   ];
   return pick.length ? all.filter((s) => pick.some((p) => s.graph.name.toLowerCase().replace(/^\d+-task /, '').startsWith(p))) : all;
 }
@@ -233,9 +234,29 @@ function phaseTimings(dir, graph, reps) {
   const withDaemon = time([NX(dir), 'run', `${task.id}:${ws.TARGET}`, '--skip-nx-cache', '--excludeTaskDependencies'], { NX_DAEMON: 'true' }) - task.seconds;
   rows.push([`the same \`nx run ${task.id}:${ws.TARGET}\` with NX_DAEMON=true (daemon already up)`, withDaemon]);
   stopDaemons(dir);
-  const noIsolation = time([NX(dir), 'run', `${task.id}:${ws.TARGET}`, '--skip-nx-cache', '--excludeTaskDependencies'], { NX_ISOLATE_PLUGINS: 'false' }) - task.seconds;
-  rows.push([`the same with NX_ISOLATE_PLUGINS=false (Nx's default plugins loaded in-process, not in 3 plugin-worker processes)`, noIsolation]);
-  return rows;
+  const runArgs = [NX(dir), 'run', `${task.id}:${ws.TARGET}`, '--skip-nx-cache', '--excludeTaskDependencies'];
+  const noIsolation = time(runArgs, { NX_ISOLATE_PLUGINS: 'false' }) - task.seconds;
+  rows.push([`the same with NX_ISOLATE_PLUGINS=false (Nx's default plugins loaded in-process, not in 3 plugin-worker processes; what agents run since agentNxEnv sets it)`, noIsolation]);
+  // CPU, not wall: on 2 cores the agents' `nx run`s compete for it, so it bounds the makespan
+  const cpu = (args, extra) => {
+    const samples = [];
+    for (let i = 0; i < reps; i++) {
+      const env = cl.isolatedEnv(dir, { BENCH_SALT: `cpu-${i}-${randomBytes(4).toString('hex')}`, ...extra });
+      const script = `"$0" "$@" >/dev/null 2>&1; times`;
+      const out = execFileSync('bash', ['-c', script, process.execPath, ...args], { cwd: dir, env, encoding: 'utf8', timeout: 120_000 });
+      // `times` prints the shell's own user/system times, then its children's
+      const children = out.trim().split('\n').pop().trim().split(/\s+/).map((x) => {
+        const m = /^(\d+)m([\d.]+)s$/.exec(x);
+        if (!m) throw new Error(`unexpected output of bash times: ${JSON.stringify(out)}`);
+        return Number(m[1]) * 60 + Number(m[2]);
+      });
+      samples.push(children[0] + children[1]);
+    }
+    return quantile(samples, 0.5);
+  };
+  const cpuPerTask = cpu(runArgs, { NX_ISOLATE_PLUGINS: 'false' });
+  rows.push(['CPU time (user + system, with its child processes) of that `nx run` with NX_ISOLATE_PLUGINS=false', cpuPerTask]);
+  return { rows, cpuPerTask };
 }
 
 async function run({ smoke, log }) {
@@ -244,7 +265,7 @@ async function run({ smoke, log }) {
   log(`working in ${root} (Nx ${NX_VERSION})`);
   const coordinator = await cl.startCoordinator(CLI, join(root, 'coordinator'), randomBytes(16).toString('hex'));
   const results = [];
-  let phases = [];
+  let phases = { rows: [], cpuPerTask: NaN };
   try {
     for (const shape of shapes(smoke)) {
       const { graph } = shape;
@@ -293,6 +314,45 @@ async function run({ smoke, log }) {
     if (process.env.FLEET_BENCH_KEEP !== '1') rmSync(root, { recursive: true, force: true });
   }
   return report(results, phases, smoke);
+}
+
+/**
+ * Why a process per task cannot reach the efficiency target, in this run's numbers: each
+ * agent slot runs its tasks one after another, so a slot's busy time is its tasks' work
+ * plus one per-task overhead each; the overhead a task may cost at efficiency 0.95 is
+ * (m · LB / 0.95 − total work) / n, against the uncontended overhead of one `nx run`.
+ */
+function budgetLines(headline, phases) {
+  const g = headline.shape.graph;
+  const n = g.tasks.length;
+  const work = g.tasks.reduce((a, t) => a + t.seconds, 0);
+  const perRun = phases.rows.find(([label]) => label.startsWith('the same with NX_ISOLATE_PLUGINS=false'));
+  const overhead = perRun ? perRun[1] : NaN;
+  const lines = [];
+  for (const r of headline.rows) {
+    const budget = (r.m * (r.lb / 0.95) - work) / n;
+    const cap = (r.lb * r.m) / (work + n * overhead);
+    lines.push(
+      `- m = ${r.m}: at efficiency 0.95 the makespan is at most ${f1(r.lb / 0.95)} s, so the ${r.m} slots have ${f1(r.m * (r.lb / 0.95))} s ` +
+        `for ${f1(work)} s of work and ${n} tasks: **${f2(budget)} s of overhead per task**. One uncontended \`nx run\` costs ` +
+        `${f2(overhead)} s beyond its sleep, so with a process per task the efficiency cannot exceed ${f2(Math.min(1, cap))} here ` +
+        `(LB · m / (work + n · overhead)), on any number of cores; measured ${f2(r.lb / r.fleet.makespan)}.`,
+    );
+  }
+  return [
+    '**The budget, and what would close the gap.** With one `nx run` process per task the 0.95 target is out of reach by construction:',
+    '',
+    ...lines,
+    '',
+    `CPU: one such \`nx run\` takes ${f2(phases.cpuPerTask)} s of CPU (user + system with its children), so ${n} of them need ` +
+      `${f1(n * phases.cpuPerTask)} s of CPU, ${f1((n * phases.cpuPerTask) / require('node:os').cpus().length)} s of this machine's ` +
+      `${require('node:os').cpus().length} cores even with perfect overlap, before any contention. ` +
+      'What would close it: a persistent Nx process per agent slot that loads Nx and the project graph once and runs each leased task ' +
+      "through Nx's programmatic task runner (paying the start and the graph once per agent instead of once per task; the budget leaves " +
+      'only the hash, the cache look-ups and the lease round trip, a few ms each); cheaper and partial, leasing several ready tasks at once ' +
+      'and running them as one `nx run-many` (amortises the start over the batch but holds tasks back from idle agents, which costs the ' +
+      'critical path); or the Nx daemon per slot (`NX_DAEMON=true` row: the graph stays warm, Node and Nx still start per task).',
+  ];
 }
 
 function report(results, phases, smoke) {
@@ -381,7 +441,7 @@ function report(results, phases, smoke) {
     if (a.length) md.push(`| ${hi >= 1e9 ? `${lo}+` : lo === hi ? String(lo) : `${lo}–${hi}`} | ${a.length} | ${f2(mean(a))}${others.map((o) => ` | ${o.length ? f2(mean(o)) : '–'}`).join('')} |`);
   }
   md.push('', 'Phases of one `nx run` in an agent checkout, timed from outside (median of 3; no Fleet involved):', '', '| phase | s |', '|---|---|');
-  for (const [label, s] of phases) md.push(`| ${label} | ${f2(s)} |`);
+  for (const [label, s] of phases.rows) md.push(`| ${label} | ${f2(s)} |`);
   md.push(
     '',
     '**What dominates it.** An agent runs every leased task as its own `nx run <task>` process ' +
@@ -389,18 +449,14 @@ function report(results, phases, smoke) {
       'and all its dependencies, asks the relay for each dependency (a local-cache hit after the agent has seen it once, else a GET ' +
       'restored from the coordinator) and for the task itself (a miss), runs the command, PUTs the result and exits; then the agent ' +
       'completes the lease and long-polls for the next. The sleep is the only useful part. `NX_PERF_LOGGING=true` on one such `nx run` ' +
-      'shows where the time goes: on Nx 20 almost all of the project graph is `Load Nx Plugin` for the three default plugins ' +
-      '(project-json, package-json, js), each started in its own plugin-isolation worker process (about 1 s of the 1.9 s ' +
-      '`create-project-graph-async` under load, 0.6 s without isolation); hashing is tens of milliseconds (`hashMultipleTasks` 16 ms); ' +
-      'the Fleet side (lease, relay GET/PUT, completion) is the rest and grows with the number of dependencies the task drags in (table above). ' +
-      'On 2 cores with m agents, m such processes compete for the CPU: the overhead is CPU time, so it grows with m (the sleeps do not).',
+      'showed where the time goes: on Nx 20 most of the project graph is `Load Nx Plugin` for the three default plugins ' +
+      '(project-json, package-json, js), which Nx starts by default each in its own plugin-isolation worker process; agents now set ' +
+      '`NX_ISOLATE_PLUGINS=false` for their tasks (compare the `NX_ISOLATE_PLUGINS=true` rows, the earlier behaviour); hashing is tens of ' +
+      'milliseconds; the Fleet side (lease, relay GET/PUT, completion) is the rest and grows with the number of dependencies the task ' +
+      'drags in (table above). On 2 cores with m agents, m such processes compete for the CPU: the overhead is CPU time, so it grows ' +
+      'with m (the sleeps do not).',
     '',
-    '**What would close the gap**, cheapest first: (1) `NX_ISOLATE_PLUGINS=false` in the environment of the agent\'s `nx run` ' +
-      '(agentNxEnv in packages/nx-fleet/src/agent/nx-env.ts; each task is a fresh, short-lived Nx process, so isolation protects little ' +
-      'there), measured above; (2) the Nx daemon per agent slot (`NX_DAEMON=true`), which keeps the graph warm but costs a daemon start ' +
-      'per slot and is one more process to stop; (3) leasing several ready tasks at once and running them as one `nx run-many`, which pays ' +
-      'Nx start and the graph once per batch; (4) a persistent Nx process per agent that runs leased tasks through Nx\'s programmatic API, ' +
-      'paying them once per agent.',
+    ...budgetLines(headline, phases),
     '',
   );
   return { markdown: md.join('\n'), targets, results };
