@@ -85,6 +85,33 @@ describe('scheduling', () => {
     expect(await complete(h.call, first.task.leaseId)).toEqual({ accepted: true, taskStatus: 'succeeded' });
   });
 
+  it('a dependant becomes ready only once all its deps succeeded (diamond, and a dep that is itself a dependant)', async () => {
+    h = await createHarness();
+    const plan = [
+      planTask('a:build'),
+      planTask('b:build', ['a:build']),
+      planTask('c:build', ['a:build']),
+      planTask('d:build', ['b:build', 'c:build']),
+      planTask('e:build', ['a:build', 'b:build']),
+    ];
+    await setup(h.call, plan);
+    const finish = async (taskId: string): Promise<Record<string, string>> => {
+      for (let i = 0; i < 5; i++) {
+        const got = await lease(h.call);
+        if (got.action !== 'run') break;
+        if (got.task.taskId === taskId) {
+          await complete(h.call, got.task.leaseId);
+          return statuses((await h.call('GET', '/v1/executions/e1')).json());
+        }
+        await h.call('POST', `/v1/leases/${got.task.leaseId}/release`, { agentName: 'agent-1', reason: 'not this one' });
+      }
+      throw new Error(`${taskId} was never leased`);
+    };
+    expect(await finish('a:build')).toMatchObject({ 'b:build': 'ready', 'c:build': 'ready', 'd:build': 'pending', 'e:build': 'pending' });
+    expect(await finish('b:build')).toMatchObject({ 'c:build': 'ready', 'd:build': 'pending', 'e:build': 'ready' });
+    expect(await finish('c:build')).toMatchObject({ 'd:build': 'ready', 'e:build': 'ready' });
+  });
+
   it('picks the highest b-level first', async () => {
     h = await createHarness();
     const plan = [planTask('short:build'), planTask('long:build'), planTask('tail:build', ['long:build'])];

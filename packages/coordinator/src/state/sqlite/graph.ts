@@ -27,26 +27,36 @@ export function settleExecution(sql: Sql, seq: number): void {
   if (outcome !== 'running') sql.run('UPDATE executions SET status = ? WHERE seq = ?', outcome, seq);
 }
 
-/** Makes ready the dependants of `taskId` whose deps have all succeeded. */
+/**
+ * Makes ready the dependants of `taskId` whose deps have all succeeded. Two reads
+ * whatever the fan-out (the dependants with their deps, then those deps' statuses), as
+ * this runs on every completion.
+ */
 export function readyDependants(sql: Sql, seq: number, taskId: string): number {
-  const dependantIds = sql
-    .all<{ task_id: string }>('SELECT task_id FROM task_edges WHERE exec_seq = ? AND dep_id = ?', seq, taskId)
-    .map((r) => r.task_id);
-  if (dependantIds.length === 0) return 0;
+  const dependants = sql.all<Pick<TaskRow, 'task_id' | 'status' | 'deps'>>(
+    `SELECT t.task_id, t.status, t.deps FROM task_edges e JOIN tasks t ON t.exec_seq = e.exec_seq AND t.task_id = e.task_id
+     WHERE e.exec_seq = ? AND e.dep_id = ?`,
+    seq,
+    taskId,
+  );
+  if (dependants.length === 0) return 0;
   const nodes = new Map<string, TaskNode>();
-  const load = (id: string): TaskRow | undefined =>
-    sql.get<TaskRow>('SELECT task_id, status, deps FROM tasks WHERE exec_seq = ? AND task_id = ?', seq, id);
-  for (const id of dependantIds) {
-    const row = load(id);
-    if (row === undefined) continue;
+  const wanted = new Set<string>();
+  for (const row of dependants) {
     const deps = parseDeps(row);
-    nodes.set(id, { id, status: asTaskStatus(row.status), deps });
-    for (const dep of deps) {
-      if (nodes.has(dep)) continue;
-      const depRow = load(dep);
-      if (depRow !== undefined) nodes.set(dep, { id: dep, status: asTaskStatus(depRow.status), deps: [] });
-    }
+    nodes.set(row.task_id, { id: row.task_id, status: asTaskStatus(row.status), deps });
+    for (const dep of deps) wanted.add(dep);
   }
+  for (const id of nodes.keys()) wanted.delete(id);
+  if (wanted.size > 0) {
+    const rows = sql.all<Pick<TaskRow, 'task_id' | 'status'>>(
+      'SELECT task_id, status FROM tasks WHERE exec_seq = ? AND task_id IN (SELECT value FROM json_each(?))',
+      seq,
+      JSON.stringify([...wanted]),
+    );
+    for (const row of rows) nodes.set(row.task_id, { id: row.task_id, status: asTaskStatus(row.status), deps: [] });
+  }
+  const dependantIds = dependants.map((r) => r.task_id);
   const ready = readyAfterSuccess({ nodes, dependants: new Map([[taskId, dependantIds]]) }, taskId);
   for (const id of ready) {
     sql.run("UPDATE tasks SET status = 'ready' WHERE exec_seq = ? AND task_id = ?", seq, id);

@@ -215,8 +215,17 @@ export function completeLease(sql: Sql, leaseId: string, result: LeaseCompletion
       result.exitCode,
       now,
     );
-    upsertAgent(sql, task.run_id, result.agentName, null, now);
-    sql.run('UPDATE agents SET tasks_run = tasks_run + 1 WHERE run_id = ? AND name = ?', task.run_id, result.agentName);
+    // the agent is seen and has run one more task: one statement while its row exists (it joined or leased)
+    const counted = sql.run(
+      'UPDATE agents SET tasks_run = tasks_run + 1, last_seen_at = ? WHERE run_id = ? AND name = ?',
+      now,
+      task.run_id,
+      result.agentName,
+    );
+    if (counted.changes === 0) {
+      upsertAgent(sql, task.run_id, result.agentName, null, now);
+      sql.run('UPDATE agents SET tasks_run = tasks_run + 1 WHERE run_id = ? AND name = ?', task.run_id, result.agentName);
+    }
     const run = sql.get<Pick<RunRow, 'retries'>>('SELECT retries FROM runs WHERE run_id = ?', task.run_id);
     const status = result.exitCode === 0 ? 'succeeded' : failAttempt(task.retried, run?.retries ?? 0).status;
     sql.run(

@@ -183,6 +183,8 @@ export function openDatabase(file: string): Database.Database {
   db.pragma('synchronous = NORMAL');
   // savepoints (each method of a group commit has one) journal in memory, not in temporary files
   db.pragma('temp_store = MEMORY');
+  // a 32 MiB page cache (SQLite's default is 2 MiB): a 10,000-task execution's rows and indexes stay in memory
+  db.pragma('cache_size = -32768');
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');
   try {

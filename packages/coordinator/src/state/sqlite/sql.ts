@@ -27,9 +27,32 @@ export class Sql {
     return this.stmt(sql).run(...params);
   }
 
-  /** Runs `fn` in one transaction (nested calls join the outer one). */
+  private depth = 0;
+
+  /**
+   * Runs `fn` in one transaction, or in a savepoint when a transaction is open (the store's
+   * group commit holds one); nested calls join the outer one, so one method is one
+   * savepoint however its helpers nest. No caller catches an error inside a transaction
+   * and goes on: an error always leaves the outermost `tx`, which rolls it all back.
+   */
   tx<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    if (this.depth > 0) return fn();
+    this.depth++;
+    try {
+      return this.transactionOf(fn)();
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private readonly run0 = (fn: () => unknown): unknown => fn();
+  private wrapped: Database.Transaction<(fn: () => unknown) => unknown> | null = null;
+
+  /** One better-sqlite3 transaction function for all calls (making one per call was 6 % of the coordinator's CPU). */
+  private transactionOf<T>(fn: () => T): () => T {
+    this.wrapped ??= this.db.transaction(this.run0);
+    const wrapped = this.wrapped;
+    return () => wrapped(fn) as T;
   }
 }
 
