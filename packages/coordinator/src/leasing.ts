@@ -105,26 +105,32 @@ export async function leaseLoop(
   const elapsed = stopwatch();
   const waitMs = request.waitMs ?? 0;
   for (let round = 0; ; round++) {
-    if (round > 0) await stillAuthorized();
-    await enforceRunIfDue(ctx, runId);
-    const reason = await exitReason(deps, runId);
-    if (reason !== null) {
-      await deps.state.markAgentSeen(runId, request.agentName, deps.clock.now(), true);
-      return { action: 'exit', reason };
+    // listening from before the reads: a task readied while they are in flight wakes the wait below
+    const watch = wakeups.watch([runKey(runId)]);
+    try {
+      if (round > 0) await stillAuthorized();
+      await enforceRunIfDue(ctx, runId);
+      const reason = await exitReason(deps, runId);
+      if (reason !== null) {
+        await deps.state.markAgentSeen(runId, request.agentName, deps.clock.now(), true);
+        return { action: 'exit', reason };
+      }
+      if (signal.aborted) return { action: 'wait', retryInMs: RETRY_IN_MS };
+      const now = deps.clock.now();
+      const task = await deps.state.leaseNext(runId, request.agentName, deps.ids.next(), now, deps.config.leaseMs);
+      if (task !== null) {
+        noteLease(ctx, runId, now, task);
+        wakeups.wakeExecution(task.executionId);
+        wakeups.wakeRun(runId);
+        return { action: 'run', task };
+      }
+      const left = waitMs - elapsed();
+      if (left <= 0) return { action: 'wait', retryInMs: RETRY_IN_MS };
+      const nextExpiry = await deps.state.nextLeaseExpiry(runId);
+      const untilExpiry = nextExpiry === null ? left : Math.max(1, nextExpiry - now + 1);
+      await watch.wait(Math.min(left, untilExpiry), signal);
+    } finally {
+      watch.stop();
     }
-    if (signal.aborted) return { action: 'wait', retryInMs: RETRY_IN_MS };
-    const now = deps.clock.now();
-    const task = await deps.state.leaseNext(runId, request.agentName, deps.ids.next(), now, deps.config.leaseMs);
-    if (task !== null) {
-      noteLease(ctx, runId, now, task);
-      wakeups.wakeExecution(task.executionId);
-      wakeups.wakeRun(runId);
-      return { action: 'run', task };
-    }
-    const left = waitMs - elapsed();
-    if (left <= 0) return { action: 'wait', retryInMs: RETRY_IN_MS };
-    const nextExpiry = await deps.state.nextLeaseExpiry(runId);
-    const untilExpiry = nextExpiry === null ? left : Math.max(1, nextExpiry - now + 1);
-    await wakeups.wait([runKey(runId)], Math.min(left, untilExpiry), signal);
   }
 }

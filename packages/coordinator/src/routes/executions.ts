@@ -44,22 +44,28 @@ export function registerExecutionRoutes(app: FastifyInstance, ctx: RouteContext)
       const elapsed = stopwatch();
       const signal = requestSignal(reply, ctx.shutdown);
       for (;;) {
-        // a watch is main's contact too: it counts before the time-outs are applied
-        if (!(await state.heartbeatExecution(executionId, clock.now()))) throw notFound(executionId);
-        const ref = await state.getExecutionRef(executionId);
-        if (ref === null) throw notFound(executionId);
-        await enforceRun(ctx, ref.runId);
-        const current = await state.getExecutionRef(executionId);
-        const left = waitMs - elapsed();
-        if ((current?.version ?? 0) > since || left <= 0 || signal.aborted) {
-          await state.heartbeatExecution(executionId, clock.now());
-          const view = await state.getExecution(executionId, clock.now());
-          if (view === null) throw notFound(executionId);
-          return view;
+        // listening from before the reads (see Watch), so a completion in the meantime is not missed
+        const watch = ctx.wakeups.watch([executionKey(executionId)]);
+        try {
+          // a watch is main's contact too: it counts before the time-outs are applied
+          if (!(await state.heartbeatExecution(executionId, clock.now()))) throw notFound(executionId);
+          const ref = await state.getExecutionRef(executionId);
+          if (ref === null) throw notFound(executionId);
+          await enforceRun(ctx, ref.runId);
+          const current = await state.getExecutionRef(executionId);
+          const left = waitMs - elapsed();
+          if ((current?.version ?? 0) > since || left <= 0 || signal.aborted) {
+            await state.heartbeatExecution(executionId, clock.now());
+            const view = await state.getExecution(executionId, clock.now());
+            if (view === null) throw notFound(executionId);
+            return view;
+          }
+          const nextExpiry = await state.nextLeaseExpiry(ref.runId);
+          const untilExpiry = nextExpiry === null ? left : Math.max(1, nextExpiry - clock.now() + 1);
+          await watch.wait(Math.min(left, untilExpiry), signal);
+        } finally {
+          watch.stop();
         }
-        const nextExpiry = await state.nextLeaseExpiry(ref.runId);
-        const untilExpiry = nextExpiry === null ? left : Math.max(1, nextExpiry - clock.now() + 1);
-        await ctx.wakeups.wait([executionKey(executionId)], Math.min(left, untilExpiry), signal);
       }
     },
   );
