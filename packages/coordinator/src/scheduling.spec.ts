@@ -77,12 +77,25 @@ describe('scheduling', () => {
     const two = await withNext(one.next.task.leaseId);
     // nothing left to run but the run is open: wait, at once (a completion is never held as a long-poll)
     expect(two).toEqual({ accepted: true, taskStatus: 'succeeded', next: { action: 'wait', retryInMs: expect.any(Number) } });
+    // the run ends: the next completion's answer tells the agent to exit
     await h.call('POST', '/v1/runs/r1/complete', {});
-    // a repeated completion (its answer was lost) after the run ended: the same result, and the agent is told to exit
-    const again = await withNext(one.next.task.leaseId);
-    expect(again).toMatchObject({ accepted: true, taskStatus: 'succeeded', next: { action: 'exit' } });
+    expect((await lease(h.call)).action).toBe('exit');
     // without leaseNext the answer is as before
     expect(await complete(h.call, first.task.leaseId)).toEqual({ accepted: true, taskStatus: 'succeeded' });
+  });
+
+  it('a completion with leaseNext repeated after a lost answer has no second effect: no second lease', async () => {
+    h = await createHarness();
+    await setup(h.call, [planTask('a:build'), planTask('b:build'), planTask('c:build')]);
+    const first = await lease(h.call);
+    const body = { agentName: 'agent-1', hash: null, exitCode: 0, durationMs: 5, leaseNext: true };
+    const one = (await h.call('POST', `/v1/leases/${first.task.leaseId}/complete`, body)).json();
+    expect(one.next).toMatchObject({ action: 'run' });
+    // the answer was lost and the client sends the same completion again
+    const again = (await h.call('POST', `/v1/leases/${first.task.leaseId}/complete`, body)).json();
+    expect(again).toEqual({ accepted: true, taskStatus: 'succeeded', next: { action: 'wait', retryInMs: 0 } });
+    const view = statuses((await h.call('GET', '/v1/executions/e1')).json());
+    expect(Object.values(view).sort()).toEqual(['leased', 'ready', 'succeeded']);
   });
 
   it('a dependant becomes ready only once all its deps succeeded (diamond, and a dep that is itself a dependant)', async () => {

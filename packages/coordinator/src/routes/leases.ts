@@ -95,6 +95,11 @@ export function registerLeaseRoutes(app: FastifyInstance, ctx: RouteContext): vo
             ctx.wakeups.wakeRun(outcome.runId);
           }
           if (body.leaseNext !== true) return { accepted: outcome.accepted, taskStatus: outcome.taskStatus };
+          if (outcome.repeated === true) {
+            // a retry after a lost answer has no second effect: no second lease either (the agent
+            // long-polls; a lease the lost answer carried expires and goes back to the queue)
+            return { accepted: outcome.accepted, taskStatus: outcome.taskStatus, next: { action: 'wait', retryInMs: 0 } };
+          }
           {
             // the agent's next lease in the same round trip, never held: same answer as POST .../lease with waitMs 0
             const signal = requestSignal(reply, ctx.shutdown);

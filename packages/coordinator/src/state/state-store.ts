@@ -78,6 +78,8 @@ export type CompleteLeaseOutcome =
       readonly kind: 'done';
       readonly accepted: boolean;
       readonly taskStatus: TaskStatus;
+      /** The same completion again (its answer was lost): answered as the first, with no effect. */
+      readonly repeated?: boolean;
       readonly executionId: string;
       readonly runId: string;
     };

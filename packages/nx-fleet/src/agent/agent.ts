@@ -158,6 +158,8 @@ export async function runAgent(options: AgentOptions): Promise<AgentResult> {
       next = await runLeasedTask(options, answer.task, relay, cache, index, running, nextLease);
       lastActivity = Date.now();
     }
+    // the agent began leaving while a completion was in flight: the task it brought goes back at once
+    if (next?.action === 'run') await handBack(options, next.task, `agent ${name} is stopping`);
   };
   try {
     await Promise.all(Array.from({ length: options.parallel }, slot));
@@ -311,7 +313,8 @@ async function runLeasedTask(
         ? ''
         : ' — too late: the coordinator had already taken the task back (lease expired, execution ended, or task timed out); this result is ignored'),
   );
-  return result.next;
+  // "wait": nothing was ready at that instant; the slot long-polls at once (no pause)
+  return result.next?.action === 'wait' ? undefined : result.next;
 }
 
 function startNx(

@@ -198,7 +198,7 @@ export function completeLease(sql: Sql, leaseId: string, result: LeaseCompletion
       );
       const taskStatus = asTaskStatus(current?.status ?? 'cancelled');
       // the same completion again (its answer was lost, the client retried): the first one's answer, no second effect
-      if (isRepeatedCompletion(lease, result)) return { ...base, accepted: true, taskStatus };
+      if (isRepeatedCompletion(lease, result)) return { ...base, accepted: true, taskStatus, repeated: true };
       // late: the task was re-queued, re-leased, timed out or cancelled; this result changes nothing of it
       recordLate(sql, leaseId, result, now);
       return { ...base, accepted: false, taskStatus };
