@@ -29,8 +29,14 @@ export function startSweeper(ctx: RunModelContext): Sweeper {
   const { deps } = ctx;
   let current: Promise<void> | null = null;
   const pass = async (): Promise<void> => {
-    for (const runId of await deps.state.listOpenRuns()) {
+    const open = await deps.state.listOpenRuns();
+    for (const runId of open) {
       await enforceRun(ctx, runId);
+    }
+    // the lease path's memo of runs that ended
+    if (ctx.runDueAt !== undefined) {
+      const still = new Set(open);
+      for (const runId of ctx.runDueAt.keys()) if (!still.has(runId)) ctx.runDueAt.delete(runId);
     }
   };
   const sweep = (): Promise<void> => {

@@ -31,8 +31,8 @@ export function slotStateDir(workspaceRoot: string, slot: number): string {
  * It also loads Nx's project-graph plugins in the `nx run` process itself
  * (NX_ISOLATE_PLUGINS=false) unless the agent's environment says otherwise: each task is
  * a fresh, short-lived Nx process, so starting a plugin-worker process per plugin for it
- * protects nothing and was about half of an agent's per-task overhead (docs/benchmarks.md:
- * p50 1.92 → 0.92 s a task at 3 agents on the 200-task DAG).
+ * protects nothing and cost much of an agent's per-task overhead (docs/benchmarks.md, the
+ * 200-task DAG at 3 agents: p50 2.77 s a task with isolation, 1.54 s without).
  */
 export function agentNxEnv(input: AgentNxEnvInput): NodeJS.ProcessEnv {
   const state = slotStateDir(input.workspaceRoot, input.slot);

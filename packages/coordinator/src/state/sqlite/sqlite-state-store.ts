@@ -67,7 +67,8 @@ export class SqliteStateStore implements StateStore {
     const { db } = this.sql;
     const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
     try {
-      db.exec('BEGIN');
+      // IMMEDIATE: the write lock from the start, so no read-then-write of the batch can meet a busy snapshot
+      db.exec('BEGIN IMMEDIATE');
       for (const item of batch) {
         try {
           outcomes.push({ ok: true, value: this.sql.tx(() => item.fn(this.sql)) });
@@ -78,7 +79,11 @@ export class SqliteStateStore implements StateStore {
       }
       db.exec('COMMIT');
     } catch (error) {
-      if (db.inTransaction) db.exec('ROLLBACK');
+      try {
+        if (db.inTransaction) db.exec('ROLLBACK');
+      } catch {
+        // the rollback failing changes nothing for the callers: none of the batch was kept
+      }
       for (const item of batch) item.reject(error);
       return;
     }
