@@ -95,7 +95,9 @@ describe(`hash field cases, Nx ${version}`, () => {
       rmSync(release, { force: true });
       const runId = newRunId(`fc10-${runNumber}`);
       const extra = { RUN_ID: runNumber, FC10_RELEASE: release };
-      const agent1 = startAgentWithEnv(ws.agents[0], coordinator, runId, 'agent-1', ['--parallel', '1'], extra);
+      // agent-1 must not take p:second with p:first's completion (leaseNext keeps a dependant on the
+      // agent that holds its dependency's outputs): this case is about restoring them on another agent
+      const agent1 = startAgentWithEnv(ws.agents[0], coordinator, runId, 'agent-1', ['--parallel', '1'], { ...extra, FLEET_LEASE_NEXT: 'false' });
       const env = fleetEnv(ws.main, coordinator, { runId, extra });
       expect(await fleetCli(ws.main, env, ['start-ci-run', '--agents', '2'])).toExitWith(0);
       const main = nx(ws.main, env, ['run', 'p:second', ...logFlags(version)]);

@@ -36,6 +36,12 @@ export interface AgentOptions {
   signal?: AbortSignal;
   /** The run's branch once joined (set by runAgent from the run): FLEET_BRANCH of the tasks it runs. */
   branch?: string;
+  /**
+   * Ask for the slot's next task with each completion (default true): one round trip
+   * instead of two, and a dependant readied by the completion tends to stay on the agent
+   * that has its dependency's outputs. False leases only through the long-poll.
+   */
+  leaseNext?: boolean;
 }
 
 export interface AgentResult {
@@ -118,7 +124,7 @@ export async function runAgent(options: AgentOptions): Promise<AgentResult> {
   };
 
   // a coordinator older than `leaseNext` refuses it (400): then complete and lease apart, as before
-  let leaseNextSupported = true;
+  let leaseNextSupported = options.leaseNext ?? true;
   const nextLease: NextLease = {
     wanted: () => leaseNextSupported && !leaving.signal.aborted,
     unsupported: () => {

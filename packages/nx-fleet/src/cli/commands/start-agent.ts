@@ -58,6 +58,7 @@ export const startAgent: CommandModule<object, Args> = {
       idleTimeoutMs: args['idle-timeout'] * 1000,
       nxBin,
       signal: stopping.signal,
+      leaseNext: process.env.FLEET_LEASE_NEXT !== 'false',
     });
     process.removeListener('SIGTERM', onSignal);
     process.removeListener('SIGINT', onSignal);
