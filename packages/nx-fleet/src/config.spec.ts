@@ -19,6 +19,18 @@ describe('resolveClientConfig', () => {
     expect(resolveClientConfig({ FLEET_TOKEN: 't' }, { workspaceRoot: root })?.url).toBe('http://from-nx-json:4646');
   });
 
+  it('treats an empty or blank FLEET_URL / --url as unset (an unset CI variable arrives as ""), so nx.json still applies', () => {
+    // GitHub passes an unset repository variable `${{ vars.FLEET_URL }}` to the step as FLEET_URL=""
+    expect(resolveClientConfig({ FLEET_TOKEN: 't', FLEET_URL: '' }, { workspaceRoot: root })?.url).toBe('http://from-nx-json:4646');
+    expect(resolveClientConfig({ FLEET_TOKEN: 't', FLEET_URL: '  ' }, { workspaceRoot: root })?.url).toBe('http://from-nx-json:4646');
+    expect(resolveClientConfig({ FLEET_TOKEN: 't', FLEET_URL: 'http://env:1' }, { url: '', workspaceRoot: root })?.url).toBe('http://env:1');
+    expect(resolveClientConfig({ FLEET_TOKEN: 't', FLEET_URL: '' }, { nxJsonOptions: { url: 'http://opts:1' } })?.url).toBe('http://opts:1');
+    expect(resolveClientConfig({ FLEET_TOKEN: 't', FLEET_URL: '' })).toBeNull();
+    // a token that is empty (a missing CI secret) is not set, whatever the URL's source
+    expect(() => resolveClientConfig({ FLEET_TOKEN: '', FLEET_URL: '' }, { workspaceRoot: root })).toThrow(/FLEET_TOKEN is not set/);
+    expect(() => resolveClientConfig({ FLEET_TOKEN: ' ' }, { workspaceRoot: root })).toThrow(/FLEET_TOKEN is not set/);
+  });
+
   it('is null when nothing is configured, and says what is missing when asked to require it', () => {
     expect(resolveClientConfig({}, {})).toBeNull();
     expect(() => requireClientConfig({}, {})).toThrow(/pass --url, set FLEET_URL, or run `nx g nx-fleet:init/);

@@ -58,7 +58,17 @@ export function validateUrl(raw: string, origin: string): string {
 }
 
 /**
- * URL: --url, else FLEET_URL, else nx.json. Token: FLEET_TOKEN (never from a file).
+ * A setting's value, or undefined when it is absent or blank: CI systems pass an unset
+ * variable as an empty string (GitHub's `${{ vars.FLEET_URL }}`), which must not hide the
+ * next source.
+ */
+function given(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value;
+}
+
+/**
+ * URL: --url, else FLEET_URL, else nx.json (an empty or blank value counts as unset). Token:
+ * FLEET_TOKEN (never from a file; empty is unset).
  * Branch: `sources.branch` (the run's, from its marker), else resolveBranch(env).
  * Returns null when nothing is configured; throws when something is but is unusable.
  */
@@ -66,12 +76,14 @@ export function resolveClientConfig(
   env: Env,
   sources: { url?: string; workspaceRoot?: string; nxJsonOptions?: FleetRunnerOptions; branch?: string } = {},
 ): ClientConfig | null {
-  const fromNx = sources.nxJsonOptions?.url ?? (sources.workspaceRoot ? urlFromNxJson(readNxJson(sources.workspaceRoot)) : undefined);
-  const raw = sources.url ?? env.FLEET_URL ?? fromNx;
-  const origin = sources.url ? '--url' : env.FLEET_URL ? 'FLEET_URL' : 'nx.json';
+  const flag = given(sources.url);
+  const fromEnv = given(env.FLEET_URL);
+  const fromNx = given(sources.nxJsonOptions?.url) ?? (sources.workspaceRoot ? given(urlFromNxJson(readNxJson(sources.workspaceRoot))) : undefined);
+  const raw = flag ?? fromEnv ?? fromNx;
+  const origin = flag ? '--url' : fromEnv ? 'FLEET_URL' : 'nx.json';
   if (!raw) return null;
   const url = validateUrl(raw, origin);
-  const token = env.FLEET_TOKEN;
+  const token = given(env.FLEET_TOKEN);
   if (!token) {
     throw new FleetError(`FLEET_TOKEN is not set: set it to the coordinator's token (a CI secret) to use ${url}`, 'bad_config');
   }
