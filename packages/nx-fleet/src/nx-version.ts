@@ -1,9 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { requireFromWorkspace } from './nx/load';
 
 /**
- * The one place that knows which Nx versions Fleet supports and through which
- * front door (see docs: ARCHITECTURE.md "Front doors").
+ * The one place that knows which Nx versions Fleet supports, through which front door,
+ * and which of Nx's caches a version uses (see docs: ARCHITECTURE.md "Front doors").
+ * Every version threshold lives here; callers ask the named functions below.
  *
  * - 19.8 – 20.x: the custom tasks runner (`tasksRunnerOptions.default.runner`).
  * - 21 – 24: the plugin hook (`preTasksExecution`); Nx ignores runner entries there.
@@ -16,9 +18,25 @@ export interface NxVersionClass {
   message?: string;
 }
 
-export const RUNNER_RANGE = { from: '19.8.0', toExclusiveMajor: 21 } as const;
+/** The oldest supported Nx: the tasks runner, from 19.8, up to (not including) major 21. */
+export const RUNNER_RANGE = { from: { major: 19, minor: 8, patch: 0 }, toExclusiveMajor: 21 } as const;
+/** The plugin hook, majors 21 to 24: the newest major Fleet has been tested with is the last one supported. */
 export const PLUGIN_RANGE = { fromMajor: 21, toInclusiveMajor: 24 } as const;
-export const SUPPORTED_RANGE_TEXT = 'Nx 19.8 to 24.x (19.8–20.x through the tasks runner, 21–24 through the plugin)';
+
+const MIN = RUNNER_RANGE.from;
+export const SUPPORTED_RANGE_TEXT =
+  `Nx ${MIN.major}.${MIN.minor} to ${PLUGIN_RANGE.toInclusiveMajor}.x ` +
+  `(${MIN.major}.${MIN.minor}–${RUNNER_RANGE.toExclusiveMajor - 1}.x through the tasks runner, ` +
+  `${PLUGIN_RANGE.fromMajor}–${PLUGIN_RANGE.toInclusiveMajor} through the plugin)`;
+/** The semver range of `nx` / `@nx/devkit` that nx-fleet's package.json peerDependencies declare. */
+export const SUPPORTED_PEER_RANGE = `>=${MIN.major}.${MIN.minor}.${MIN.patch} <${PLUGIN_RANGE.toInclusiveMajor + 1}.0.0`;
+
+/** Which of Nx's caches a workspace uses: the HTTP remote cache needs the database cache. */
+export type NxCacheKind = 'http' | 'legacy';
+/** From this Nx the database cache is the default (20.8; before it, 20.x has only the legacy cache). */
+export const DB_CACHE_DEFAULT_FROM = { major: 20, minor: 8 } as const;
+/** From this major the legacy file cache is gone (Nx 21): always the database cache. */
+export const LEGACY_CACHE_REMOVED_MAJOR = 21;
 
 interface PackageJsonLike {
   version?: unknown;
@@ -36,6 +54,25 @@ function readJsonIfExists(file: string): PackageJsonLike | null {
     void error;
     return null;
   }
+}
+
+/*
+ * Two readers of the installed Nx version, on purpose: they answer different questions.
+ *
+ * - nxPackageVersion: while Nx runs (the tasks runner, the plugin hook). It must name the
+ *   Nx that requireFromWorkspace actually loads, so it resolves `nx/package.json` the way
+ *   Node does (NODE_PATH and global folders, package "exports", Yarn PnP's patched
+ *   resolver) and throws when there is none: Nx is running, so that cannot happen.
+ * - readInstalledNxVersion: before Nx runs (start-ci-run's front-door check, the init
+ *   generator). Nx may not be installed yet, so it never throws and falls back to the
+ *   range package.json declares; it reads the file afresh (no require cache).
+ *
+ * Either strategy in place of the other would change what these callers see.
+ */
+
+/** The version of the Nx a workspace loads, resolved like `require('nx/package.json')` from its root. */
+export function nxPackageVersion(workspaceRoot: string): string {
+  return requireFromWorkspace<{ version: string }>('nx/package.json', workspaceRoot).version;
 }
 
 /**
@@ -86,13 +123,30 @@ export function classifyNxVersion(v: string): NxVersionClass {
       message: `Cannot tell which Nx version "${v}" is. Fleet supports ${SUPPORTED_RANGE_TEXT}.`,
     };
   }
-  const { major, minor } = parsed;
-  if (major === 19 && minor >= 8) return { kind: 'runner' };
-  if (major === 20) return { kind: 'runner' };
+  const { major } = parsed;
+  if (atLeast(parsed, RUNNER_RANGE.from) && major < RUNNER_RANGE.toExclusiveMajor) return { kind: 'runner' };
   if (major >= PLUGIN_RANGE.fromMajor && major <= PLUGIN_RANGE.toInclusiveMajor) return { kind: 'plugin' };
   const why = major > PLUGIN_RANGE.toInclusiveMajor ? 'is newer than Fleet has been tested with' : 'is too old';
   return {
     kind: 'unsupported',
     message: `Nx ${v} ${why}. Fleet supports ${SUPPORTED_RANGE_TEXT}.`,
   };
+}
+
+/**
+ * Which of Nx's caches a workspace on Nx `version` uses: Nx 21+ only the database cache;
+ * 20.8+ the database cache unless nx.json sets `useLegacyCache: true`; 20.0–20.7 the
+ * legacy one; 19.x (and an unreadable version) the database cache only with NX_DB_CACHE=true.
+ */
+export function nxCacheKind(version: string, nxJson: { useLegacyCache?: unknown }, env: NodeJS.ProcessEnv): NxCacheKind {
+  const { major, minor } = parseLowestVersion(version) ?? { major: 0, minor: 0 };
+  if (major >= LEGACY_CACHE_REMOVED_MAJOR) return 'http';
+  if (major === DB_CACHE_DEFAULT_FROM.major) return nxJson.useLegacyCache === true || minor < DB_CACHE_DEFAULT_FROM.minor ? 'legacy' : 'http';
+  return env.NX_DB_CACHE === 'true' ? 'http' : 'legacy';
+}
+
+function atLeast(v: { major: number; minor: number; patch: number }, min: { major: number; minor: number; patch: number }): boolean {
+  if (v.major !== min.major) return v.major > min.major;
+  if (v.minor !== min.minor) return v.minor > min.minor;
+  return v.patch >= min.patch;
 }

@@ -10,10 +10,6 @@ export function requireFromWorkspace<T>(request: string, workspaceRoot: string):
   return require(resolved) as T;
 }
 
-export function nxPackageVersion(workspaceRoot: string): string {
-  return requireFromWorkspace<{ version: string }>('nx/package.json', workspaceRoot).version;
-}
-
 /** The workspace's Nx CLI script (`bin/nx.js` up to Nx 23, `dist/bin/nx.js` in Nx 24). */
 export function nxCliPath(workspaceRoot: string): string {
   const pkgFile = require.resolve('nx/package.json', { paths: [workspaceRoot] });

@@ -3,11 +3,10 @@ import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } 
 import { join } from 'node:path';
 import { FleetClient } from '../client/fleet-client';
 import { resolveClientConfig, type ClientConfig, type FleetRunnerOptions } from '../config';
-import { nxPackageVersion } from '../nx/load';
 import type { NxTask } from '../nx/types';
-import { classifyNxVersion } from '../nx-version';
+import { classifyNxVersion, nxPackageVersion } from '../nx-version';
 import { streamReporter } from '../reporter';
-import { fleetDir, readRunMarker } from '../run-marker';
+import { fleetDir, readRunMarker, type RunMarker } from '../run-marker';
 import { buildPlan } from '../runner/plan';
 import { preloadEnv } from '../runner/preload-env';
 import { CLI_SCRIPT } from '../util/cli-script';
@@ -42,6 +41,61 @@ function saveHookState(root: string, id: string, state: HookState): void {
   writeFileSync(hookFile(root, id), JSON.stringify(state));
 }
 
+/** What preTasksExecution does for a command, decided before anything starts. */
+export type PreTasksPlan =
+  /** Nothing: Nx 19–20 (the tasks runner does the work), an agent, opted out, or no coordinator configured. */
+  | { action: 'none' }
+  /** Outside a run: the coordinator is Nx's remote cache, nothing more. */
+  | { action: 'cache'; config: ClientConfig }
+  /** Inside a run: the command's tasks are distributed. */
+  | { action: 'distribute'; config: ClientConfig; marker: RunMarker };
+
+/**
+ * The decision of preTasksExecution, without side effects: throws for an unsupported Nx,
+ * and for an unusable configuration inside a run (outside one it is `debug`ged and the
+ * command runs as usual). `readMarker` is called only when the marker matters.
+ */
+export function planPreTasks(input: {
+  nxVersion: string;
+  env: NodeJS.ProcessEnv;
+  options: FleetRunnerOptions | undefined;
+  readMarker: () => RunMarker | null;
+  debug: (message: string) => void;
+}): PreTasksPlan {
+  const { nxVersion: version, env } = input;
+  const kind = classifyNxVersion(version);
+  if (kind.kind === 'runner') return { action: 'none' }; // Nx 19–20: the tasks runner does the work
+  if (kind.kind === 'unsupported') throw new FleetError(kind.message ?? `Nx ${version} is not supported by Fleet`, 'unsupported_nx');
+  if (env.FLEET_DISTRIBUTE === 'false' || env.FLEET_AGENT_CACHE_URL) return { action: 'none' }; // an agent, or opted out
+  const marker = input.readMarker();
+  let config: ClientConfig | null = null;
+  try {
+    config = resolveClientConfig(env, { nxJsonOptions: input.options });
+  } catch (error) {
+    if (marker) throw error;
+    input.debug(`remote cache off: ${describeError(error)}`);
+  }
+  if (!config) return { action: 'none' };
+  return marker ? { action: 'distribute', config, marker } : { action: 'cache', config };
+}
+
+/**
+ * The variables preTasksExecution sets in Nx's process: outside a run (`replayDir` null)
+ * only the cache settings pointing Nx's HTTP cache at the relay; inside one also the
+ * replay preload for task processes.
+ */
+export function hookEnv(relay: { url: string; secret: string }, replayDir: string | null): Record<string, string> {
+  const env: Record<string, string> = {};
+  if (replayDir !== null) {
+    Object.assign(env, preloadEnv(replayDir));
+    // the relay cannot tell which task a hash it never saw belongs to: the task's process can
+    env.FLEET_WARN_LOCAL_RERUN = 'true';
+  }
+  env.NX_SELF_HOSTED_REMOTE_CACHE_SERVER = relay.url;
+  env.NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN = relay.secret;
+  return env;
+}
+
 /**
  * The front door for Nx 21+, where custom tasks runners are gone: an Nx plugin whose
  * `preTasksExecution` hook, inside an active run, submits the command's task graph and
@@ -51,22 +105,17 @@ function saveHookState(root: string, id: string, state: HookState): void {
  */
 export async function preTasksExecution(options: FleetRunnerOptions | undefined, context: PreTasksContext): Promise<void> {
   const root = context.workspaceRoot;
-  const version = nxPackageVersion(root);
-  const kind = classifyNxVersion(version);
-  if (kind.kind === 'runner') return; // Nx 19–20: the tasks runner does the work
-  if (kind.kind === 'unsupported') throw new FleetError(kind.message ?? `Nx ${version} is not supported by Fleet`, 'unsupported_nx');
-  if (process.env.FLEET_DISTRIBUTE === 'false' || process.env.FLEET_AGENT_CACHE_URL) return; // an agent, or opted out
   const reporter = streamReporter(process.stderr, { verbose: process.env.FLEET_VERBOSE === 'true' });
-  const marker = readRunMarker(root);
-  let config: ClientConfig | null = null;
-  try {
-    config = resolveClientConfig(process.env, { nxJsonOptions: options });
-  } catch (error) {
-    if (marker) throw error;
-    reporter.debug(`remote cache off: ${describeError(error)}`);
-  }
-  if (!config) return;
-  if (!marker) {
+  const decision = planPreTasks({
+    nxVersion: nxPackageVersion(root),
+    env: process.env,
+    options,
+    readMarker: () => readRunMarker(root),
+    debug: (message) => reporter.debug(message),
+  });
+  if (decision.action === 'none') return;
+  const { config } = decision;
+  if (decision.action === 'cache') {
     // a laptop or a job without a run: the coordinator is an ordinary remote cache, behind a
     // relay as in a run (failures never served, bounded retries, a store that fails is a warning)
     const dir = join(fleetDir(root), 'relays', newId('cache'));
@@ -80,10 +129,10 @@ export async function preTasksExecution(options: FleetRunnerOptions | undefined,
       return;
     }
     saveHookState(root, context.id, { executionId: null, relayPid: relay.pid, resultFile: join(dir, 'result.json') });
-    process.env.NX_SELF_HOSTED_REMOTE_CACHE_SERVER = relay.url;
-    process.env.NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN = relay.secret;
+    for (const [key, value] of Object.entries(hookEnv(relay, null))) process.env[key] = value;
     return;
   }
+  const { marker } = decision;
   const client = new FleetClient({ ...config, branch: marker.branch ?? config.branch });
   const graph = await taskGraphOf(context.argv, root);
   const plan = buildPlan(graph, (task: NxTask) => task.cache === true);
@@ -101,13 +150,8 @@ export async function preTasksExecution(options: FleetRunnerOptions | undefined,
   mkdirSync(dir, { recursive: true });
   const relayState = await startRelayProcess(root, dir, executionId, plan.distributed, config);
   saveHookState(root, context.id, { executionId, relayPid: relayState.pid, resultFile: join(dir, 'result.json') });
-  const env = preloadEnv(join(dir, 'replay'));
-  // the relay cannot tell which task a hash it never saw belongs to: the task's process can
-  env.FLEET_WARN_LOCAL_RERUN = 'true';
-  env.NX_SELF_HOSTED_REMOTE_CACHE_SERVER = relayState.url;
-  env.NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN = relayState.secret;
   // every assignment is recorded by Nx and applied to the main process
-  for (const [key, value] of Object.entries(env)) process.env[key] = value;
+  for (const [key, value] of Object.entries(hookEnv(relayState, join(dir, 'replay')))) process.env[key] = value;
 }
 
 /** Ends the execution: tells the relay the command's outcome and waits for it to leave. */

@@ -1,15 +1,11 @@
-import { nxPackageVersion } from '../nx/load';
-import { parseLowestVersion } from '../nx-version';
+import { nxCacheKind, nxPackageVersion, type NxCacheKind } from '../nx-version';
 import type { NxRunnerOptions } from '../nx/types';
 import type { Reporter } from '../reporter';
 import { legacyRemoteCache } from './legacy-remote-cache';
 
-/** Which of Nx's caches this workspace uses: the HTTP remote cache needs the database cache (20.8+). */
-export function cacheKind(workspaceRoot: string, nxJson: Record<string, unknown>, env: NodeJS.ProcessEnv): 'http' | 'legacy' {
-  const { major, minor } = parseLowestVersion(nxPackageVersion(workspaceRoot)) ?? { major: 0, minor: 0 };
-  if (major >= 21) return 'http';
-  if (major === 20) return nxJson.useLegacyCache === true || minor < 8 ? 'legacy' : 'http';
-  return env.NX_DB_CACHE === 'true' ? 'http' : 'legacy';
+/** Which of Nx's caches this workspace uses (the decision is nxCacheKind's, in nx-version.ts). */
+export function cacheKind(workspaceRoot: string, nxJson: Record<string, unknown>, env: NodeJS.ProcessEnv): NxCacheKind {
+  return nxCacheKind(nxPackageVersion(workspaceRoot), nxJson, env);
 }
 
 /**
@@ -18,7 +14,7 @@ export function cacheKind(workspaceRoot: string, nxJson: Record<string, unknown>
  * options to pass on and a function that restores the environment.
  */
 export function wireCache(
-  kind: 'http' | 'legacy',
+  kind: NxCacheKind,
   cache: { url: string; secret: string },
   options: NxRunnerOptions,
   reporter: Reporter,

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { FleetClient } from '../client/fleet-client';
 import { readNxJson, resolveClientConfig, type ClientConfig, type FleetRunnerOptions } from '../config';
-import { nxPackageVersion, requireFromWorkspace } from '../nx/load';
-import { classifyNxVersion } from '../nx-version';
+import { requireFromWorkspace } from '../nx/load';
+import { classifyNxVersion, nxPackageVersion } from '../nx-version';
 import type { NxRunnerContext, NxRunnerOptions, NxTask, NxTasksRunner } from '../nx/types';
 import { CoordinatorCache } from '../relay/cache-handler';
 import { startRelay } from '../relay/relay-server';
