@@ -1,5 +1,5 @@
 import { readNxJson } from '../config';
-import { classifyNxVersion, readInstalledNxVersion, type NxFrontDoor } from '../nx-version';
+import { classifyNxVersion, readInstalledNxVersion, SUPPORTED_RANGE_TEXT, type NxFrontDoor } from '../nx-version';
 import { FleetError } from '../util/errors';
 
 /** How nx.json wires nx-fleet in, if at all. */
@@ -18,7 +18,7 @@ export function fleetWiring(nxJson: Record<string, unknown>): { runner: boolean;
  */
 export function assertFrontDoor(workspaceRoot: string): { version: string; kind: Exclude<NxFrontDoor, 'unsupported'> } {
   const version = readInstalledNxVersion(workspaceRoot);
-  if (!version) throw new FleetError(`no Nx found in ${workspaceRoot}: install nx (Fleet supports Nx 19.8 to 24.x)`, 'unsupported_nx');
+  if (!version) throw new FleetError(`no Nx found in ${workspaceRoot}: install nx (Fleet supports ${SUPPORTED_RANGE_TEXT})`, 'unsupported_nx');
   const kind = classifyNxVersion(version);
   if (kind.kind === 'unsupported') throw new FleetError(kind.message ?? `Nx ${version} is not supported`, 'unsupported_nx');
   const wiring = fleetWiring(readNxJson(workspaceRoot));
