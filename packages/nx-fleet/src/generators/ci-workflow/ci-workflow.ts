@@ -1,5 +1,6 @@
 import { formatFiles, generateFiles, logger, readJson, writeJson, type Tree } from '@nx/devkit';
 import { join } from 'node:path';
+import { addToGitignore } from '../utils/gitignore';
 import { CiWorkflowOptionsError, normalizeOptions, type NormalizedCiWorkflowOptions } from './normalize-options';
 import type { CiWorkflowGeneratorSchema } from './schema';
 
@@ -8,11 +9,19 @@ function q(value: string | number): string {
   return JSON.stringify(String(value));
 }
 
+/** The `default` named input Nx assumes when nx.json defines none. */
+export const NX_IMPLICIT_DEFAULT_INPUT = '{projectRoot}/**/*';
+
 interface NxJsonNamedInputs {
   namedInputs?: Record<string, unknown>;
 }
 
-/** Adds the pipeline file to `namedInputs.sharedGlobals` (once) and makes `default` include it, as Nx's generator does. */
+/**
+ * Adds the pipeline file to `namedInputs.sharedGlobals` (once) and makes `default` include it,
+ * as Nx's generator does. A workspace without `default` has Nx's implicit one (every file of
+ * the project, NX_IMPLICIT_DEFAULT_INPUT): the one written keeps it, or project files would
+ * stop being inputs (and tasks would hit the cache after their sources changed).
+ */
 export function addPipelineToSharedGlobals(tree: Tree, filePath: string): void {
   if (!tree.exists('nx.json')) return;
   const nxJson = readJson<NxJsonNamedInputs>(tree, 'nx.json');
@@ -23,7 +32,7 @@ export function addPipelineToSharedGlobals(tree: Tree, filePath: string): void {
   if (!shared.includes(input)) shared.push(input);
   namedInputs['sharedGlobals'] = shared;
   const def = namedInputs['default'];
-  if (def === undefined) namedInputs['default'] = ['sharedGlobals'];
+  if (def === undefined) namedInputs['default'] = [NX_IMPLICIT_DEFAULT_INPUT, 'sharedGlobals'];
   else if (Array.isArray(def) && !def.includes('sharedGlobals')) def.push('sharedGlobals');
   if (JSON.stringify(nxJson) !== before) writeJson(tree, 'nx.json', nxJson);
 }
@@ -40,6 +49,10 @@ export async function ciWorkflowGenerator(tree: Tree, schema: CiWorkflowGenerato
   }
   generateFiles(tree, join(__dirname, 'files', options.ci), '', { ...options, q, tmpl: '' });
   addPipelineToSharedGlobals(tree, options.filePath);
+  if (options.ci === 'gitlab') {
+    // GitLab caches only folders inside the checkout: ignored by git, Nx neither walks nor hashes them
+    addToGitignore(tree, 'Fleet CI: the GitLab package-manager cache (kept in the checkout)', [`${options.cache.projectPath}/`]);
+  }
   await formatFiles(tree, { sortRootTsconfigPaths: false });
   logger.info(`Wrote ${options.filePath}: a main job and ${options.agents} Fleet agent job(s) running "${options.commands.affected}".`);
   logger.info(secretsHint(options));

@@ -17,14 +17,20 @@ export class CiWorkflowOptionsError extends Error {
   }
 }
 
-/** Where a package manager keeps its download cache, and how to point it into the project (GitLab, Azure). */
+/** Where a package manager keeps its download cache, and how to point it elsewhere (GitLab, Azure). */
 export interface CacheFacts {
   /** Cache folder under $HOME (CircleCI, Bitbucket). */
   homePath: string;
-  /** Cache folder relative to the checkout (GitLab, Azure need it inside the build folder). */
+  /** Cache folder name for the providers that cache a folder they name (GitLab: inside the checkout; Azure: the pipeline workspace). */
   projectPath: string;
-  /** Command that points the package manager at `<root>/<projectPath>`; `ROOT` is replaced by the provider's checkout variable. */
-  pointAt: (root: string) => string;
+  /**
+   * Environment variables that point the package manager at `<root>/<projectPath>`; `root` is
+   * the provider's variable. Preferred: a `config set` could rewrite a tracked file (Yarn 2+
+   * writes `yarn config set` to the project's .yarnrc.yml).
+   */
+  env: (root: string) => Record<string, string>;
+  /** For managers without such a variable: a command that sets it in the user's configuration (never a file of the workspace), or null. */
+  command: (root: string) => string | null;
 }
 
 export interface NormalizedCiWorkflowOptions {
@@ -38,6 +44,8 @@ export interface NormalizedCiWorkflowOptions {
   targets: string[];
   mainBranch: string;
   timeoutMinutes: number;
+  /** GitLab: RUNNER_SCRIPT_TIMEOUT of the main job, so that its after_script still runs when the job would time out. */
+  scriptTimeoutMinutes: number;
   overwrite: boolean;
   pm: PackageManagerFacts;
   /** Commands that make the package manager available in a plain `node:<v>` container. */
@@ -49,7 +57,17 @@ export interface NormalizedCiWorkflowOptions {
   commands: { startCiRun: string; affected: string; stopAllAgents: string; startAgent: string };
 }
 
-const NAME_PATTERN = /^[a-zA-Z].*$/;
+/** Starts with a letter; no path separators or characters file systems refuse (the name is also the GitHub file name). */
+const NAME_PATTERN = /^[a-zA-Z][^/\\:*?"<>|\u0000-\u001f]*$/;
+/**
+ * GitLab skips after_script when a job times out, unless the script has its own, shorter
+ * time-out (RUNNER_SCRIPT_TIMEOUT): the main job's script stops this many minutes before the
+ * job would, leaving time for after_script (stop-all-agents) and for the job's
+ * start (image, clone, cache): 5 minutes each (the template sets RUNNER_AFTER_SCRIPT_TIMEOUT
+ * 5m). Hence the smallest job time-out.
+ */
+export const SCRIPT_TIMEOUT_MARGIN_MINUTES = 10;
+const MIN_TIMEOUT_MINUTES = 15;
 const TARGET_PATTERN = /^[A-Za-z0-9_.:-]+$/;
 const BRANCH_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._/-]*$/;
 
@@ -75,20 +93,22 @@ export function pipelinePath(ci: CiProvider, workflowFileName: string): string {
 function cacheFacts(pm: PackageManagerFacts): CacheFacts {
   switch (pm.name) {
     case 'npm':
-      return { homePath: '~/.npm', projectPath: '.npm', pointAt: (root) => `npm config set cache "${root}/.npm"` };
+      // `npm config set` writes the user's ~/.npmrc, not the workspace's
+      return { homePath: '~/.npm', projectPath: '.npm', env: () => ({}), command: (root) => `npm config set cache "${root}/.npm"` };
     case 'yarn':
-      return pm.yarnBerry
-        ? {
-            homePath: '~/.yarn/berry/cache',
-            projectPath: '.yarn-cache',
-            pointAt: (root) => `yarn config set enableGlobalCache false && yarn config set cacheFolder "${root}/.yarn-cache"`,
-          }
-        : { homePath: '~/.cache/yarn', projectPath: '.yarn-cache', pointAt: (root) => `yarn config set cache-folder "${root}/.yarn-cache"` };
+      return {
+        homePath: pm.yarnBerry ? '~/.yarn/berry/cache' : '~/.cache/yarn',
+        projectPath: '.yarn-cache',
+        // Yarn 1 and 2+ both read YARN_CACHE_FOLDER; 2+ uses it only with the global cache off
+        env: (root) => ({ YARN_CACHE_FOLDER: `${root}/.yarn-cache`, ...(pm.yarnBerry ? { YARN_ENABLE_GLOBAL_CACHE: 'false' } : {}) }),
+        command: () => null,
+      };
     case 'pnpm':
       return {
         homePath: '~/.local/share/pnpm/store',
         projectPath: '.pnpm-store',
-        pointAt: (root) => `pnpm config set store-dir "${root}/.pnpm-store"`,
+        env: () => ({}),
+        command: (root) => `pnpm config set --global store-dir "${root}/.pnpm-store"`,
       };
     default: {
       const never: never = pm.name;
@@ -130,10 +150,12 @@ export function normalizeOptions(tree: Tree, schema: CiWorkflowGeneratorSchema):
   }
   const rawName = schema.name ?? 'CI';
   if (typeof rawName !== 'string' || !NAME_PATTERN.test(rawName)) {
-    throw new CiWorkflowOptionsError(`--name must start with a letter (got ${JSON.stringify(rawName)})`);
+    throw new CiWorkflowOptionsError(
+      `--name must start with a letter and contain none of / \\ : * ? " < > | (it names the file; got ${JSON.stringify(rawName)})`,
+    );
   }
   const agents = checkInteger(schema.agents, 'agents', 1, 50, 3);
-  const timeoutMinutes = checkInteger(schema.timeoutMinutes, 'timeoutMinutes', 5, 360, 60);
+  const timeoutMinutes = checkInteger(schema.timeoutMinutes, 'timeoutMinutes', MIN_TIMEOUT_MINUTES, 360, 60);
   const targets = parseTargets(schema.targets);
   const nxJson = tree.exists('nx.json') ? readJson<Record<string, unknown>>(tree, 'nx.json') : {};
   const mainBranch = schema.mainBranch ?? detectMainBranch(tree, nxJson);
@@ -157,6 +179,7 @@ export function normalizeOptions(tree: Tree, schema: CiWorkflowGeneratorSchema):
     targets,
     mainBranch,
     timeoutMinutes,
+    scriptTimeoutMinutes: timeoutMinutes - SCRIPT_TIMEOUT_MARGIN_MINUTES,
     overwrite: schema.overwrite === true,
     pm,
     pmSetup,
