@@ -35,6 +35,15 @@ jest.setTimeout(10 * 60_000);
  */
 const logFlags = (version: string): string[] => (Number(version.split('.')[0]) >= 23 ? ['--outputStyle=static'] : []);
 
+/** For each process: whether it exited within `ms` (bounded wait). */
+async function exitWithin(procs: readonly { exited: Promise<unknown> }[], ms: number): Promise<boolean[]> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), ms)));
+  const outcomes = await Promise.all(procs.map((p) => Promise.race([p.exited.then(() => 'exited' as const), late])));
+  clearTimeout(timer);
+  return outcomes.map((o) => o === 'exited');
+}
+
 describe.each(e2eNxVersions())('distributed run on a hand-made workspace, Nx %s', (version) => {
   let coordinator: Coordinator;
   let template: string;
@@ -50,7 +59,7 @@ describe.each(e2eNxVersions())('distributed run on a hand-made workspace, Nx %s'
   /** Three agents and a main workspace; runs the main job's three commands around `nxArgs`. */
   async function distributed(
     nxArgs: string[],
-    options: { agents?: number; startFlags?: string[]; prepare?: (workspace: string) => void } = {},
+    options: { agents?: number; startFlags?: string[]; prepare?: (workspace: string) => void; agentsLeaveWithin?: number } = {},
   ) {
     const count = options.agents ?? 3;
     const runId = newRunId(`hm-${version}`);
@@ -61,10 +70,12 @@ describe.each(e2eNxVersions())('distributed run on a hand-made workspace, Nx %s'
     expect(start).toExitWith(0);
     await waitForAgents(coordinator, runId, count);
     const main = await nx(ws.main, env, [...nxArgs, ...logFlags(version)]);
+    // with options.agentsLeaveWithin, the agents must exit on their own, before stop-all-agents, within that time
+    const leftOnTheirOwn = options.agentsLeaveWithin === undefined ? undefined : await exitWithin(agents, options.agentsLeaveWithin);
     const stopStartedAt = Date.now();
     const stop = await fleetCli(ws.main, env, ['stop-all-agents']);
     const exits = await Promise.all(agents.map((a) => a.exited));
-    return { ws, agents, main, stop, exits, agentsExitedAfterMs: Date.now() - stopStartedAt, runId };
+    return { ws, agents, main, stop, exits, agentsExitedAfterMs: Date.now() - stopStartedAt, runId, leftOnTheirOwn };
   }
 
   it('restores byte-identical outputs, prints every task log and exits 0', async () => {
@@ -82,6 +93,9 @@ describe.each(e2eNxVersions())('distributed run on a hand-made workspace, Nx %s'
     for (const text of ['built-a', 'built-b', 'lint-ok-a', 'lint-ok-b']) expect(run.main.stdout).toContain(text);
     // everything came from the agents: nothing ran on main
     expect(run.main.stdout).toMatch(/read the output from the cache instead of running the command for 5 out of 5 tasks/);
+    // while it waited, main said how the run stood whenever that changed, ending with all 5 done
+    expect(run.main.output).toMatch(/\b\d\/5 tasks done, \d+ running, \d+ queued · \d agents? connected/);
+    expect(run.main.output).toMatch(/\b5\/5 tasks done, 0 running, 0 queued · 3 agents connected/);
     const ran = run.agents.flatMap(tasksRunBy).sort();
     expect(ran).toEqual(['a:build', 'a:lint', 'b:build', 'b:lint', 'b:second']);
 
@@ -148,8 +162,10 @@ describe.each(e2eNxVersions())('distributed run on a hand-made workspace, Nx %s'
     expect(run.exits[0]).toExitWith(0);
   });
 
-  it('shows a task that failed on an agent as failed, with its log, and never runs it on main', async () => {
-    const run = await distributed(['run-many', '-t', 'test']);
+  it('shows a task that failed on an agent as failed, with its log, and never runs it on main; the agents leave on their own', async () => {
+    // --stop-agents-on-failure is start-ci-run's default: the failure ends the run, before stop-all-agents
+    const run = await distributed(['run-many', '-t', 'test'], { agentsLeaveWithin: 30_000 });
+    expect(run.leftOnTheirOwn).toEqual([true, true, true]);
     expect(run.main).toExitWith(1);
     expect(run.main.stdout).toContain('FAIL marker-b-test');
     expect(run.main.stdout).toMatch(/b:test failed on agent agent-\d/);
@@ -162,6 +178,30 @@ describe.each(e2eNxVersions())('distributed run on a hand-made workspace, Nx %s'
     expect(run.stop).toExitWith(1);
     expect(run.stop.stderr).toContain('failed tasks: b:test');
     expect(run.exits.every((e) => e.code === 0)).toBe(true);
+  });
+
+  it('outside a run, the coordinator is an ordinary remote cache: a second checkout restores what the first stored', async () => {
+    // two laptops (no start-ci-run, so no run): each its own local cache, a coordinator of their own
+    // (the other tests' runs stored these tasks' hashes on the shared one)
+    const shared = await startCoordinator();
+    const ws = await fleetWorkspaces(template, shared, 1);
+    const [first, second] = [ws.main, ws.agents[0]];
+    const laptop = (dir: string): Record<string, string> => isolatedEnv(dir, { FLEET_TOKEN: shared.token, FLEET_BRANCH: 'main' });
+    // b:second and the a:build it depends on (whose log Nx 19's `nx run` hides on a cache hit, by design)
+    const stored = await nx(first, laptop(first), ['run', 'b:second', ...logFlags(version)]);
+    expect(stored).toExitWith(0);
+    expect(stored.stdout).not.toMatch(/\[(remote|local) cache\]/);
+    const restored = await nx(second, laptop(second), ['run', 'b:second', ...logFlags(version)]);
+    expect(restored).toExitWith(0);
+    for (const id of ['a:build', 'b:second']) expect(restored.stdout).toMatch(new RegExp(`nx run ${id}\\s+\\[remote cache\\]`));
+    expect(restored.stdout).toMatch(/read the output from the cache instead of running the command for 2 out of 2 tasks/);
+    expect(digestTree(join(second, 'dist'))).toEqual(digestTree(join(first, 'dist')));
+    // a task's log comes back with it
+    const third = (await fleetWorkspaces(template, shared, 0)).main;
+    const replayed = await nx(third, laptop(third), ['run', 'a:build', ...logFlags(version)]);
+    expect(replayed).toExitWith(0);
+    expect(replayed.stdout).toMatch(/nx run a:build\s+\[remote cache\]/);
+    expect(replayed.stdout).toContain('built-a');
   });
 
   it('with nothing affected, exits 0 at once and the agents leave within 30 s', async () => {
@@ -213,6 +253,44 @@ describe('a coordinator that is down', () => {
     expect(result.code).not.toBe(0);
     expect(Date.now() - started).toBeLessThan(60_000);
     expect(result.stderr).toContain(`cannot reach the Fleet coordinator at ${url}`);
+    // it retried with back-off before giving up, and says why
+    expect(result.stderr).toMatch(/ECONNREFUSED.* — gave up after \d+ attempts in \d+ s/);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('start-agent exits non-zero within 90 s, naming the URL and the reason', async () => {
+    const template = await handmadeWorkspaceTemplate('20.8.4');
+    const ws = await copyWorkspace(template);
+    const url = 'http://127.0.0.1:9';
+    linkFleet(ws);
+    await configureRunner(ws, url);
+    const env = isolatedEnv(ws, { FLEET_URL: url, FLEET_TOKEN: 't', FLEET_RUN_ID: newRunId('down-agent') });
+    const started = Date.now();
+    const result = await fleetCli(ws, env, ['start-agent', '--name', 'agent-1'], 150_000);
+    expect(result.code).not.toBe(0);
+    expect(Date.now() - started).toBeLessThan(90_000);
+    expect(result.stderr).toMatch(new RegExp(`cannot reach the Fleet coordinator at ${url.replace(/[.:/]/g, '\\$&')}.*ECONNREFUSED`));
+  });
+});
+
+describe.each(e2eNxVersions())('a coordinator that goes away during a run, Nx %s', (version) => {
+  afterAll(() => cleanupAll());
+
+  it('nx retries for a bounded time, then exits non-zero naming the URL and the reason, and runs nothing locally', async () => {
+    const coordinator = await startCoordinator();
+    const template = await handmadeWorkspaceTemplate(version);
+    const ws = (await fleetWorkspaces(template, coordinator, 0)).main;
+    const env = fleetEnv(ws, coordinator, { runId: newRunId(`gone-${version}`) });
+    expect(await fleetCli(ws, env, ['start-ci-run', '--agents', '1', '--require-explicit-completion'])).toExitWith(0);
+    await coordinator.process.stop();
+    const started = Date.now();
+    const main = await nx(ws, env, ['run-many', '-t', 'build', ...logFlags(version)], 180_000);
+    expect(main.code).not.toBe(0);
+    expect(Date.now() - started).toBeLessThan(150_000);
+    expect(main.output).toContain(`cannot reach the Fleet coordinator at ${coordinator.url}`);
+    expect(main.output).toMatch(/ECONNREFUSED/);
+    // the tasks were not quietly run on main instead
+    expect(existsSync(join(ws, 'dist'))).toBe(false);
+    expect(main.stdout).not.toContain('built-a');
   });
 });
