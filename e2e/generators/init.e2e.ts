@@ -1,28 +1,32 @@
 /**
  * `nx g nx-fleet:init` for real, through the workspace's own Nx CLI, on workspaces made by
- * Nx's own generators (Nx 20.8.4 and 19.8.14), nx-fleet installed in node_modules: it
- * writes the runner entry and the .gitignore line, a second run changes nothing, a URL
- * where nothing listens is refused with nothing written, and the configured workspace
- * really distributes `nx run-many -t build` over two agents.
+ * Nx's own generators (Nx 20.8.4, 19.8.14 and 24.0.6), nx-fleet installed in node_modules: it
+ * writes the runner entry (Nx 19–20) or the plugin entry (Nx 21+, moving a runner entry left from
+ * Nx 20 there) and the .gitignore line, a second run changes nothing, a URL where nothing listens
+ * is refused with nothing written, and the configured workspace really distributes
+ * `nx run-many -t build` over two agents.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, cleanupAll } from '../support/processes';
 import { generatedWorkspaceTemplate, copyWorkspace, type NxVersion } from '../support/workspaces';
-import { fleetCli, fleetEnv, git, newRunId, nx, startAgent, startCoordinator, tasksRunBy, waitForAgents, type Coordinator } from '../fleet/cluster';
+import { fleetCli, fleetEnv, newRunId, nx, startAgent, startCoordinator, tasksRunBy, waitForAgents, type Coordinator } from '../fleet/cluster';
 import { commitAll, fleetInstalledCopy, gitStatus, nxGenerate } from './workspace';
 
 jest.setTimeout(10 * 60_000);
 
-const versions: NxVersion[] = process.env.FLEET_E2E_SKIP_19 === '1' ? ['20.8.4'] : ['20.8.4', '19.8.14'];
+const versions: NxVersion[] = process.env.FLEET_E2E_SKIP_19 === '1' ? ['20.8.4', '24.0.6'] : ['20.8.4', '19.8.14', '24.0.6'];
+const usesPlugin = (version: NxVersion): boolean => Number(version.split('.')[0]) >= 21;
 
 /** Where each template's libraries put their build output (see e2e/support/README.md). */
 const BUILD_OUTPUT: Partial<Record<NxVersion, (n: number) => string>> = {
   '20.8.4': (n) => `packages/lib${n}/dist/index.js`,
+  '24.0.6': (n) => `packages/lib${n}/dist/index.js`,
   '19.8.14': (n) => `dist/packages/lib${n}/src/index.js`,
 };
 const PROJECT: Partial<Record<NxVersion, (n: number) => string>> = {
   '20.8.4': (n) => `@demo/lib${n}`,
+  '24.0.6': (n) => `@demo/lib${n}`,
   '19.8.14': (n) => `lib${n}`,
 };
 
@@ -39,14 +43,27 @@ describe.each(versions)('nx g nx-fleet:init on a generated workspace, Nx %s', (v
   });
   afterAll(() => cleanupAll());
 
-  it('configures the runner and .gitignore, is idempotent, and the workspace then distributes run-many -t build', async () => {
+  it('configures the front door and .gitignore, is idempotent, and the workspace then distributes run-many -t build', async () => {
     const ws = await fleetInstalledCopy(template);
+    if (usesPlugin(version)) {
+      // a workspace upgraded from Nx 20 with Fleet's runner entry, which Nx 21+ ignores without a word
+      const planted = JSON.parse(read(ws, 'nx.json')) as Record<string, unknown>;
+      planted.tasksRunnerOptions = { default: { runner: 'nx-fleet', options: { url: 'http://old.example' } } };
+      writeFileSync(join(ws, 'nx.json'), `${JSON.stringify(planted, null, 2)}\n`);
+      await commitAll(ws, 'the Nx 20 runner entry');
+    }
     const first = await nxGenerate(ws, 'nx-fleet:init', [`--url=${coordinator.url}`]);
     expect(first).toExitWith(0);
     expect(first.output).toContain(`Fleet coordinator at ${coordinator.url} is reachable`);
 
-    const nxJson = JSON.parse(read(ws, 'nx.json')) as { tasksRunnerOptions?: Record<string, unknown> };
-    expect(nxJson.tasksRunnerOptions).toEqual({ default: { runner: 'nx-fleet', options: { url: coordinator.url } } });
+    const nxJson = JSON.parse(read(ws, 'nx.json')) as { tasksRunnerOptions?: Record<string, unknown>; plugins?: unknown[] };
+    if (usesPlugin(version)) {
+      expect(first.output).toContain('Moved the "nx-fleet" tasks runner entry');
+      expect(nxJson.tasksRunnerOptions).toBeUndefined();
+      expect(nxJson.plugins).toContainEqual({ plugin: 'nx-fleet', options: { url: coordinator.url } });
+    } else {
+      expect(nxJson.tasksRunnerOptions).toEqual({ default: { runner: 'nx-fleet', options: { url: coordinator.url } } });
+    }
     expect(lines(read(ws, '.gitignore'))).toContain('.fleet/');
     // only those two files changed, and the token is written nowhere
     const changed = (await gitStatus(ws))
@@ -54,15 +71,8 @@ describe.each(versions)('nx g nx-fleet:init on a generated workspace, Nx %s', (v
       .filter(Boolean)
       .map((l) => l.slice(3))
       .sort();
-    // Known bug (reported): formatFiles(tree) defaults to sortRootTsconfigPaths: true, so where
-    // @nx/devkit finds no prettier (here: Nx 19's tsconfig.base.json with paths) it rewrites
-    // tsconfig.base.json; the fix is formatFiles(tree, { sortRootTsconfigPaths: false }).
-    // Until then: allowed, but its content must be the same JSON.
-    if (changed.includes('tsconfig.base.json')) {
-      const committed = (await git(ws, ['show', 'HEAD:tsconfig.base.json'])).stdout;
-      expect(JSON.parse(read(ws, 'tsconfig.base.json'))).toEqual(JSON.parse(committed));
-    }
-    expect(changed.filter((f) => f !== 'tsconfig.base.json')).toEqual(['.gitignore', 'nx.json']);
+    // formatFiles runs with sortRootTsconfigPaths: false, so tsconfig.base.json is never rewritten
+    expect(changed).toEqual(['.gitignore', 'nx.json']);
     expect(read(ws, 'nx.json')).not.toContain(coordinator.token);
     await commitAll(ws, 'nx g nx-fleet:init');
 
