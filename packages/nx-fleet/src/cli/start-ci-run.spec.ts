@@ -51,6 +51,26 @@ describe('start-ci-run and the branch of the run (against a real coordinator)', 
     expect(await client('pull/5').downloadArtifact('abc123', join(root, 'got-pr'))).toMatchObject({ sha256: sha });
   });
 
+  it('is idempotent for the same run id: a second start-ci-run (a retried step) joins the open run and keeps its agents', async () => {
+    const root = workspace();
+    const env = { ...base, FLEET_RUN_ID: 'scr-twice', FLEET_BRANCH: 'main' };
+    const first = await runCli(['start-ci-run', '--agents', '2', '--require-explicit-completion'], env, root);
+    expect(first.exitCode).toBe(0);
+    await client('main').joinRun('scr-twice', 'agent-1', 3);
+    const second = await runCli(['start-ci-run', '--agents', '2', '--require-explicit-completion'], env, root);
+    expect(second.exitCode).toBe(0);
+    expect(second.stderr).toMatch(/run scr-twice \(branch main\) is open/);
+    const run = await client('main').getRun('scr-twice');
+    expect(run.status).toBe('open');
+    expect(run.agents.map((a) => a.name)).toEqual(['agent-1']);
+    expect(readRunMarker(root)?.runId).toBe('scr-twice');
+    // once the run has ended, the same id is refused with what to do
+    await client('main').completeRun('scr-twice');
+    const late = await runCli(['start-ci-run', '--require-explicit-completion'], env, root);
+    expect(late.exitCode).toBe(1);
+    expect(late.stderr).toMatch(/run scr-twice is already \w+ and takes no new commands: give this pipeline attempt its own run id/);
+  });
+
   it('warns when no branch is found, and says what that means for the cache', async () => {
     const root = workspace();
     const result = await runCli(['start-ci-run', '--require-explicit-completion'], { ...base, FLEET_RUN_ID: 'scr-nobranch' }, root);
