@@ -5,10 +5,11 @@
  * line naming the flag.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cleanupAll, runToEnd } from '../support/processes';
+import { cleanupAll, runToEnd, startProcess, waitForHttp } from '../support/processes';
 import { isolatedEnv } from '../support/env';
 import { CLI, startCoordinator } from './cluster';
 
@@ -17,6 +18,41 @@ jest.setTimeout(2 * 60_000);
 const sha256 = (body: Buffer): string => createHash('sha256').update(body).digest('hex');
 
 afterAll(() => cleanupAll());
+
+/** Whether something already listens on 127.0.0.1:port. */
+function portTaken(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(true));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(false)));
+  });
+}
+
+describe('nx-fleet serve with no flags', () => {
+  it('listens on 127.0.0.1:4646 with SQLite and a blob folder under ./.fleet, and a token kept there (mode 600, never printed)', async () => {
+    // the default port is fixed: a clear failure if this machine already uses it, never a silent pass
+    expect(await portTaken(4646)).toBe(false);
+    const cwd = mkdtempSync(join(tmpdir(), 'fleet-e2e-serve-defaults-'));
+    const env = isolatedEnv(cwd);
+    delete env.FLEET_TOKEN;
+    const serve = startProcess('serve', process.execPath, [CLI, 'serve'], { cwd, env });
+    const line = await serve.waitForOutput(/listening on (\S+)/, { timeoutMs: 30_000 });
+    expect(line).toContain('listening on http://127.0.0.1:4646');
+    await waitForHttp('http://127.0.0.1:4646/healthz', { timeoutMs: 30_000, process: serve });
+    const dataDir = join(cwd, '.fleet');
+    expect(existsSync(join(dataDir, 'state.sqlite'))).toBe(true);
+    expect(existsSync(join(dataDir, 'blobs'))).toBe(true);
+    const token = readFileSync(join(dataDir, 'token'), 'utf8').trim();
+    expect(token.length).toBeGreaterThanOrEqual(32);
+    expect(statSync(join(dataDir, 'token')).mode & 0o777).toBe(0o600);
+    expect(serve.output).not.toContain(token);
+    // every route but /healthz wants the token
+    expect((await fetch('http://127.0.0.1:4646/v1/runs/x')).status).toBe(401);
+    const withToken = await fetch('http://127.0.0.1:4646/v1/runs/x', { headers: { authorization: `Bearer ${token}` } });
+    expect(withToken.status).toBe(404);
+    await serve.stop();
+  });
+});
 
 describe('nx-fleet serve flags', () => {
   it('applies --max-artifact-mb and the run defaults', async () => {
