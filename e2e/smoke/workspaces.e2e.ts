@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { isolatedEnv } from '../support/env';
 import { assertExit, runNx, summarizeGraph } from '../support/nx-cli';
@@ -157,6 +157,22 @@ describe('isolatedEnv', () => {
     expect(await runNx(ws, ['run', 'a:build'], { env })).toExitWith(0);
     expect(existsSync(join(ws, '.nx', 'cache'))).toBe(true);
   });
+
+  it.each(['24.0.6'] as NxVersion[])(
+    'on Nx %s (cache under the home folder by default) a run writes under the workspace only, never the real HOME',
+    async (version) => {
+      const realHome = homedir();
+      const nxPlaces = ['.nx', '.cache/nx', '.local/share/nx'].map((p) => join(realHome, p));
+      const listing = (): string => nxPlaces.map((dir) => `${dir}:${existsSync(dir) ? readdirSync(dir).sort().join(',') : '-'}`).join('\n');
+      const before = listing();
+      const ws = await copyOf(await handmadeWorkspaceTemplate(version));
+      const env = isolatedEnv(ws);
+      expect(await runNx(ws, ['run', 'a:build'], { env })).toExitWith(0);
+      expect(readdirSync(join(ws, '.nx', 'cache')).length).toBeGreaterThan(0);
+      expect(existsSync(join(ws, '.nx', 'workspace-data'))).toBe(true);
+      expect(listing()).toBe(before);
+    },
+  );
 
   it('does not pass on NX_ / FLEET_ variables set in the outer environment', () => {
     const saved = { NX_FOO: process.env.NX_FOO, FLEET_BAR: process.env.FLEET_BAR };
