@@ -8,9 +8,12 @@ import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
-import { startProcess, type ManagedProcess, type ProcessExit, type RunResult } from '../support/processes';
+import { startProcess, type ManagedProcess } from '../support/processes';
 import { e2eNxVersions, writeHandmadeWorkspace, type NxVersion, type ProjectSpec } from '../support/workspaces';
-import { CLI, fleetCli, fleetEnv, fleetWorkspaces, newRunId, nx, startAgent, waitForAgents, type Coordinator } from '../fleet/cluster';
+import { CLI, fleetEnv, type Coordinator } from '../fleet/cluster';
+
+// one distributed run and the Nx 23+ log flags live with the other cluster helpers; the field cases import them from here too
+export { distributedRun, logFlags, within, type DistributedOptions, type DistributedRun } from '../fleet/cluster';
 
 /** The newest Nx of e2eNxVersions(): the one version most field cases run on. */
 export function newestNxVersion(): NxVersion {
@@ -21,9 +24,6 @@ export function newestNxVersion(): NxVersion {
   })[e2eNxVersions().length - 1];
 }
 
-/** On Nx 23+ successful tasks print their log only with --outputStyle=static (see e2e/fleet/handmade.e2e.ts). */
-export const logFlags = (version: string): string[] => (Number(version.split('.')[0]) >= 23 ? ['--outputStyle=static'] : []);
-
 /** A `prepare` for fleetWorkspaces: replaces the template's projects by `projects` (node_modules stays). */
 export function customProjects(projects: Record<string, ProjectSpec>, extra?: (dir: string) => void): (dir: string) => void {
   return (dir) => {
@@ -31,74 +31,6 @@ export function customProjects(projects: Record<string, ProjectSpec>, extra?: (d
     writeHandmadeWorkspace(dir, projects);
     extra?.(dir);
   };
-}
-
-export interface DistributedOptions {
-  agents?: number;
-  agentArgs?: string[];
-  startFlags?: string[];
-  prepare?: (workspace: string) => void;
-  /** Extra environment of main's commands (FLEET_URL to go through a proxy, …). */
-  mainEnv?: Record<string, string | undefined>;
-  /** Extra environment of every agent. */
-  agentEnv?: Record<string, string>;
-  /** Run id; default a new one. */
-  runId?: string;
-  /** Reuse workspaces made before (a second run in the same checkouts). */
-  workspaces?: { main: string; agents: string[] };
-  /** Called once the workspaces exist, before any agent starts. */
-  beforeStart?: (ws: { main: string; agents: string[] }) => Promise<void>;
-  nxTimeoutMs?: number;
-}
-
-export interface DistributedRun {
-  ws: { main: string; agents: string[] };
-  runId: string;
-  agents: ManagedProcess[];
-  main: RunResult;
-  stop: RunResult;
-  exits: ProcessExit[];
-  /** From the start of stop-all-agents to the last agent's exit. */
-  agentsExitedAfterMs: number;
-}
-
-/** start-ci-run, agents, `nx <nxArgs>`, stop-all-agents; waits (bounded) for the agents to exit. */
-export async function distributedRun(
-  coordinator: Coordinator,
-  template: string,
-  version: string,
-  nxArgs: string[],
-  options: DistributedOptions = {},
-): Promise<DistributedRun> {
-  const count = options.agents ?? 2;
-  const runId = options.runId ?? newRunId(`fc-${version}`);
-  const ws = options.workspaces ?? (await fleetWorkspaces(template, coordinator, count, options.prepare));
-  await options.beforeStart?.(ws);
-  const agents = ws.agents.map((dir, i) =>
-    startAgent(dir, coordinator, runId, `agent-${i + 1}`, options.agentArgs ?? ['--parallel', '2'], options.agentEnv),
-  );
-  const env = fleetEnv(ws.main, coordinator, { runId, extra: options.mainEnv });
-  const start = await fleetCli(ws.main, env, ['start-ci-run', '--agents', String(count), ...(options.startFlags ?? [])]);
-  expect(start).toExitWith(0);
-  await waitForAgents(coordinator, runId, count);
-  const main = await nx(ws.main, env, [...nxArgs, ...logFlags(version)], options.nxTimeoutMs);
-  const stopStartedAt = Date.now();
-  const stop = await fleetCli(ws.main, env, ['stop-all-agents']);
-  const exits = await within(Promise.all(agents.map((a) => a.exited)), 60_000, 'agents to exit after stop-all-agents');
-  return { ws, runId, agents, main, stop, exits, agentsExitedAfterMs: Date.now() - stopStartedAt };
-}
-
-/** `promise`, or a rejection naming `what` after `ms`. */
-export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 export interface RunApiView {

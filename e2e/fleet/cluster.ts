@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { copyWorkspace } from '../support/copy';
 import { isolatedEnv } from '../support/env';
 import { nxBin } from '../support/nx-cli';
-import { runOk, runToEnd, startProcess, waitForHttp, type ManagedProcess, type RunResult } from '../support/processes';
+import { runOk, runToEnd, startProcess, waitForHttp, type ManagedProcess, type ProcessExit, type RunResult } from '../support/processes';
 
 export const REPO_ROOT = resolve(__dirname, '../..');
 export const CLI = join(REPO_ROOT, 'packages/nx-fleet/bin/nx-fleet.js');
@@ -163,4 +163,89 @@ export function tasksRunBy(agent: ManagedProcess): string[] {
 
 export function newRunId(label: string): string {
   return `e2e-${label}-${Date.now()}-${randomBytes(3).toString('hex')}`;
+}
+
+/** On Nx 23+ successful tasks print their log only with --outputStyle=static (19.8–22 print `> nx run <task>` and its log by default). */
+export const logFlags = (version: string): string[] => (Number(version.split('.')[0]) >= 23 ? ['--outputStyle=static'] : []);
+
+export interface DistributedOptions {
+  agents?: number;
+  agentArgs?: string[];
+  startFlags?: string[];
+  prepare?: (workspace: string) => void;
+  /** Extra environment of main's commands (FLEET_URL to go through a proxy, …). */
+  mainEnv?: Record<string, string | undefined>;
+  /** Extra environment of every agent. */
+  agentEnv?: Record<string, string>;
+  /** Run id; default a new one. */
+  runId?: string;
+  /** Reuse workspaces made before (a second run in the same checkouts). */
+  workspaces?: { main: string; agents: string[] };
+  /** Called once the workspaces exist, before any agent starts. */
+  beforeStart?: (ws: { main: string; agents: string[] }) => Promise<void>;
+  nxTimeoutMs?: number;
+  /** The agents must leave on their own (before stop-all-agents) within this long: `leftOnTheirOwn` says which did. */
+  agentsLeaveWithinMs?: number;
+}
+
+export interface DistributedRun {
+  ws: { main: string; agents: string[] };
+  runId: string;
+  agents: ManagedProcess[];
+  main: RunResult;
+  stop: RunResult;
+  exits: ProcessExit[];
+  /** From the start of stop-all-agents to the last agent's exit. */
+  agentsExitedAfterMs: number;
+  /** With agentsLeaveWithinMs: for each agent, whether it exited within that time after main's nx command. */
+  leftOnTheirOwn?: boolean[];
+}
+
+/** start-ci-run, agents, `nx <nxArgs>`, stop-all-agents; waits (bounded) for the agents to exit. */
+export async function distributedRun(
+  coordinator: Coordinator,
+  template: string,
+  version: string,
+  nxArgs: string[],
+  options: DistributedOptions = {},
+): Promise<DistributedRun> {
+  const count = options.agents ?? 2;
+  const runId = options.runId ?? newRunId(`fc-${version}`);
+  const ws = options.workspaces ?? (await fleetWorkspaces(template, coordinator, count, options.prepare));
+  await options.beforeStart?.(ws);
+  const agents = ws.agents.map((dir, i) =>
+    startAgent(dir, coordinator, runId, `agent-${i + 1}`, options.agentArgs ?? ['--parallel', '2'], options.agentEnv),
+  );
+  const env = fleetEnv(ws.main, coordinator, { runId, extra: options.mainEnv });
+  const start = await fleetCli(ws.main, env, ['start-ci-run', '--agents', String(count), ...(options.startFlags ?? [])]);
+  expect(start).toExitWith(0);
+  await waitForAgents(coordinator, runId, count);
+  const main = await nx(ws.main, env, [...nxArgs, ...logFlags(version)], options.nxTimeoutMs);
+  const leftOnTheirOwn = options.agentsLeaveWithinMs === undefined ? undefined : await exitedWithin(agents, options.agentsLeaveWithinMs);
+  const stopStartedAt = Date.now();
+  const stop = await fleetCli(ws.main, env, ['stop-all-agents']);
+  const exits = await within(Promise.all(agents.map((a) => a.exited)), 60_000, 'agents to exit after stop-all-agents');
+  return { ws, runId, agents, main, stop, exits, agentsExitedAfterMs: Date.now() - stopStartedAt, leftOnTheirOwn };
+}
+
+/** `promise`, or a rejection naming `what` after `ms`. */
+export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** For each process: whether it exited within `ms` (a bounded wait). */
+export async function exitedWithin(procs: readonly { exited: Promise<unknown> }[], ms: number): Promise<boolean[]> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), ms)));
+  const outcomes = await Promise.all(procs.map((p) => Promise.race([p.exited.then(() => 'exited' as const), late])));
+  clearTimeout(timer);
+  return outcomes.map((o) => o === 'exited');
 }

@@ -11,37 +11,33 @@ import { copyWorkspace, e2eNxVersions, handmadeWorkspaceTemplate } from '../supp
 import { isolatedEnv } from '../support/env';
 import {
   configureRunner,
+  distributedRun,
   fleetCli,
   fleetEnv,
   git,
   linkFleet,
+  logFlags,
   fleetWorkspaces,
   newRunId,
   nx,
-  startAgent,
   startCoordinator,
   tasksRunBy,
-  waitForAgents,
   type Coordinator,
+  type DistributedOptions,
+  type DistributedRun,
 } from './cluster';
 
 jest.setTimeout(10 * 60_000);
 
-/**
- * From Nx 23.3 the default (non-TUI) output style prints only a `✔  nx run <task>` line for a task that
- * succeeded, not its log (19.8–22 print `> nx run <task>` and the log). These tests check that logs reach
- * main, so on 23+ both the local and the distributed commands ask for the 19–22 style with
- * `--outputStyle=static`; the assertions stay the same on every version.
- */
-const logFlags = (version: string): string[] => (Number(version.split('.')[0]) >= 23 ? ['--outputStyle=static'] : []);
-
-/** For each process: whether it exited within `ms` (bounded wait). */
-async function exitWithin(procs: readonly { exited: Promise<unknown> }[], ms: number): Promise<boolean[]> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), ms)));
-  const outcomes = await Promise.all(procs.map((p) => Promise.race([p.exited.then(() => 'exited' as const), late])));
-  clearTimeout(timer);
-  return outcomes.map((o) => o === 'exited');
+/** The top-level names a run added or changed in a checkout (git status, ignored files included), but node_modules and the test's HOME. */
+async function writtenTopLevel(workspace: string): Promise<string[]> {
+  const status = await git(workspace, ['status', '--porcelain', '--ignored', '--untracked-files=normal']);
+  const tops = status.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => line.slice(3).split('/')[0])
+    .filter((top) => !['node_modules', '.home'].includes(top));
+  return [...new Set(tops)];
 }
 
 describe.each(e2eNxVersions())('distributed run on a hand-made workspace, Nx %s', (version) => {
@@ -56,27 +52,9 @@ describe.each(e2eNxVersions())('distributed run on a hand-made workspace, Nx %s'
     await cleanupAll();
   });
 
-  /** Three agents and a main workspace; runs the main job's three commands around `nxArgs`. */
-  async function distributed(
-    nxArgs: string[],
-    options: { agents?: number; startFlags?: string[]; prepare?: (workspace: string) => void; agentsLeaveWithin?: number } = {},
-  ) {
-    const count = options.agents ?? 3;
-    const runId = newRunId(`hm-${version}`);
-    const ws = await fleetWorkspaces(template, coordinator, count, options.prepare);
-    const agents = ws.agents.map((dir, i) => startAgent(dir, coordinator, runId, `agent-${i + 1}`, ['--parallel', '2']));
-    const env = fleetEnv(ws.main, coordinator, { runId });
-    const start = await fleetCli(ws.main, env, ['start-ci-run', '--agents', String(count), ...(options.startFlags ?? [])]);
-    expect(start).toExitWith(0);
-    await waitForAgents(coordinator, runId, count);
-    const main = await nx(ws.main, env, [...nxArgs, ...logFlags(version)]);
-    // with options.agentsLeaveWithin, the agents must exit on their own, before stop-all-agents, within that time
-    const leftOnTheirOwn = options.agentsLeaveWithin === undefined ? undefined : await exitWithin(agents, options.agentsLeaveWithin);
-    const stopStartedAt = Date.now();
-    const stop = await fleetCli(ws.main, env, ['stop-all-agents']);
-    const exits = await Promise.all(agents.map((a) => a.exited));
-    return { ws, agents, main, stop, exits, agentsExitedAfterMs: Date.now() - stopStartedAt, runId, leftOnTheirOwn };
-  }
+  /** Three agents (unless `options.agents`) and a main workspace; the main job's three commands around `nxArgs`. */
+  const distributed = (nxArgs: string[], options: DistributedOptions = {}): Promise<DistributedRun> =>
+    distributedRun(coordinator, template, version, nxArgs, { agents: 3, ...options });
 
   it('restores byte-identical outputs, prints every task log and exits 0', async () => {
     const targets = ['run-many', '-t', 'build', 'second', 'lint'];
@@ -106,15 +84,14 @@ describe.each(e2eNxVersions())('distributed run on a hand-made workspace, Nx %s'
     expect(got['a/bin.sh'].mode & 0o777).toBe(0o755);
     expect(run.stop).toExitWith(0);
     expect(run.exits.every((e) => e.code === 0)).toBe(true);
-    // nothing written outside the declared outputs, Fleet's .fleet/ and Nx's own .nx/
-    const status = await git(run.ws.main, ['status', '--porcelain', '--ignored', '--untracked-files=normal']);
-    const written = status.stdout
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => line.slice(3).split('/')[0])
-      .filter((top) => !['node_modules', '.home'].includes(top));
-    expect(written).toContain('dist');
-    for (const top of written) expect(['.fleet', '.nx', 'dist']).toContain(top);
+    // nothing written outside the declared outputs, Fleet's .fleet/ and Nx's own .nx/: on main, and in
+    // the agents' checkouts (where the test keeps its logs in .fleet-e2e/)
+    const main = await writtenTopLevel(run.ws.main);
+    expect(main).toContain('dist');
+    for (const top of main) expect(['.fleet', '.nx', 'dist']).toContain(top);
+    const agents = await Promise.all(run.ws.agents.map(writtenTopLevel));
+    expect(agents.filter((tops) => tops.includes('dist')).length).toBeGreaterThanOrEqual(1); // the ones that ran tasks
+    for (const tops of agents) for (const top of tops) expect(['.fleet', '.nx', 'dist', '.fleet-e2e']).toContain(top);
   });
 
   it('runs on main, with a warning, a task whose hash the agents compute differently', async () => {
@@ -164,7 +141,7 @@ describe.each(e2eNxVersions())('distributed run on a hand-made workspace, Nx %s'
 
   it('shows a task that failed on an agent as failed, with its log, and never runs it on main; the agents leave on their own', async () => {
     // --stop-agents-on-failure is start-ci-run's default: the failure ends the run, before stop-all-agents
-    const run = await distributed(['run-many', '-t', 'test'], { agentsLeaveWithin: 30_000 });
+    const run = await distributed(['run-many', '-t', 'test'], { agentsLeaveWithinMs: 30_000 });
     expect(run.leftOnTheirOwn).toEqual([true, true, true]);
     expect(run.main).toExitWith(1);
     expect(run.main.stdout).toContain('FAIL marker-b-test');
