@@ -22,7 +22,7 @@ const INSTALL: Record<Pm, string> = {
   yarn: 'yarn install --frozen-lockfile',
   pnpm: 'pnpm install --frozen-lockfile',
 };
-const EXEC: Record<Pm, string> = { npm: 'npx', yarn: 'yarn', pnpm: 'pnpm exec' };
+const EXEC: Record<Pm, string> = { npm: 'npx --no', yarn: 'yarn', pnpm: 'pnpm exec' };
 const FILE: Record<CiProvider, string> = {
   github: '.github/workflows/ci.yml',
   circleci: '.circleci/config.yml',
@@ -472,7 +472,7 @@ describe('ci-workflow details', () => {
     expect(main.variables).toEqual({ RUNNER_SCRIPT_TIMEOUT: script, RUNNER_AFTER_SCRIPT_TIMEOUT: '5m' });
     // both fit in the job with time to spare for its start (image, clone, cache)
     expect(parseInt(script, 10) + 5).toBeLessThanOrEqual(minutes - 5);
-    expect(main.after_script).toEqual(['npx nx-fleet stop-all-agents']);
+    expect(main.after_script).toEqual(['npx --no nx-fleet stop-all-agents']);
     // agents need no after_script; their FLEET_AGENT_NAME is not overridden by the main job's variables
     expect(gitlabJob(doc, 'fleet-agent').variables).toEqual({ FLEET_AGENT_NAME: 'agent-$CI_NODE_INDEX' });
     expect(text).not.toMatch(/after_script runs even when the script failed or timed out/);
@@ -527,7 +527,7 @@ describe('ci-workflow details', () => {
       const steps = group[0].parallel.map((p: { step: { name: string } }) => p.step.name);
       expect(steps).toEqual(['Fleet main', 'Fleet agent 1', 'Fleet agent 2', 'Fleet agent 3']);
     }
-    expect(d.definitions.steps[0].step['after-script']).toEqual(['npx nx-fleet stop-all-agents']);
+    expect(d.definitions.steps[0].step['after-script']).toEqual(['npx --no nx-fleet stop-all-agents']);
     expect(d.definitions.steps[0].step.script.join('\n')).toContain('BITBUCKET_PR_DESTINATION_BRANCH');
   });
 });

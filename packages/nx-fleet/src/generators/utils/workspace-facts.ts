@@ -15,7 +15,11 @@ export interface PackageManagerFacts {
   lockfile: string | null;
   /** Frozen install command. */
   install: string;
-  /** Prefix that runs a workspace binary: `npx`, `yarn`, `pnpm exec`. */
+  /**
+   * Prefix that runs a workspace binary: `npx --no`, `yarn`, `pnpm exec`. npm's is `npx --no` so that a
+   * binary missing from node_modules (an install step that failed: the stop step runs anyway, with the
+   * token in its environment) is an error, never a package of that name fetched from the registry and run.
+   */
   exec: string;
   /** Major version to install when the package manager is not preinstalled (pnpm). */
   version: string | null;
@@ -62,7 +66,7 @@ export function detectPackageManagerFromTree(tree: Tree): PackageManagerFacts {
   const yarnBerry = name === 'yarn' && ((fieldMajor !== null && fieldMajor >= 2) || tree.exists('.yarnrc.yml'));
   switch (name) {
     case 'npm':
-      return { name, yarnBerry, lockfile, install: 'npm ci', exec: 'npx', version: null, pinnedByPackageJson: !!fieldMatch };
+      return { name, yarnBerry, lockfile, install: 'npm ci', exec: 'npx --no', version: null, pinnedByPackageJson: !!fieldMatch };
     case 'yarn':
       return {
         name,
