@@ -44,6 +44,19 @@ describe('resolveClientConfig', () => {
     expect(() => resolveClientConfig({}, { url: 'http://x:1' })).toThrow(/FLEET_TOKEN is not set/);
   });
 
+  it('refuses a URL with a user name or password, without repeating them', () => {
+    for (const url of ['http://user:hunter2pass@fleet.internal:4646/x', 'https://hunter2pass@fleet.internal']) {
+      let message = '';
+      try {
+        resolveClientConfig({ FLEET_TOKEN: 't', FLEET_URL: url });
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).toMatch(/from FLEET_URL has a user name or password in it: give it without them \(https?:\/\/fleet\.internal(:4646\/x)?\); Fleet authenticates with FLEET_TOKEN/);
+      expect(message).not.toContain('hunter2pass');
+    }
+  });
+
   it('resolves the branch of cache requests: the run\'s (sources.branch) first, else from the CI variables', () => {
     const env = { FLEET_TOKEN: 't', FLEET_URL: 'http://env:1' };
     expect(resolveClientConfig({ ...env, GITHUB_REF_NAME: 'main' })?.branch).toBe('main');

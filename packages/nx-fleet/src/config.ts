@@ -54,6 +54,13 @@ export function validateUrl(raw: string, origin: string): string {
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     throw new FleetError(`the Fleet URL from ${origin} must start with http:// or https://: "${url}"`, 'bad_config');
   }
+  if (parsed.username || parsed.password) {
+    // said without the URL: what is in it may be a password, and messages end up in CI logs
+    throw new FleetError(
+      `the Fleet URL from ${origin} has a user name or password in it: give it without them (${parsed.protocol}//${parsed.host}${parsed.pathname === '/' ? '' : parsed.pathname}); Fleet authenticates with FLEET_TOKEN`,
+      'bad_config',
+    );
+  }
   return url.replace(/\/+$/, '');
 }
 
