@@ -5,8 +5,8 @@
  * line naming the flag.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cleanupAll, runToEnd, startProcess, waitForHttp } from '../support/processes';
@@ -128,5 +128,30 @@ describe('nx-fleet serve flags', () => {
     expect(result).toExitWith(1);
     expect(result.stderr).toMatch(message);
     expect(result.output).not.toContain('t0ken');
+  });
+
+  it('a --data-dir with a file in the way, a port in use and a host of another machine: exit 1, one line saying what to change', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fleet-serve-errors-'));
+    writeFileSync(join(dir, 'file'), 'not a folder');
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const busyPort = (busy.address() as AddressInfo).port;
+    try {
+      for (const [args, message] of [
+        [['--port', '0', '--data-dir', join(dir, 'file')], /--data-dir \S+\/file cannot be used: a file is in the way of the folder \(pick another --data-dir\)/],
+        [['--port', '0', '--data-dir', join(dir, 'file', 'sub')], /--data-dir \S+\/file\/sub cannot be used: a file is in the way/],
+        [['--port', String(busyPort), '--data-dir', join(dir, 'a')], new RegExp(`127\\.0\\.0\\.1:${busyPort} is already in use \\(another coordinator\\?\\): stop it, or pick another --port`)],
+        [['--port', '0', '--host', '999.1.1.1', '--data-dir', join(dir, 'b')], /--host 999\.1\.1\.1 is not an address of this machine/],
+        [['--data-dir', ''], /--data-dir must name a folder/],
+      ] as const) {
+        const result = await runToEnd('serve', process.execPath, [CLI, 'serve', ...args], { cwd: dir, env: isolatedEnv(dir, { FLEET_TOKEN: 't0ken' }), timeoutMs: 30_000 });
+        expect(result).toExitWith(1);
+        const last = result.stderr.trim().split('\n').pop() ?? '';
+        expect(last).toMatch(message);
+        expect(result.stderr).not.toMatch(/\n\s+at /); // no stack trace
+      }
+    } finally {
+      await new Promise((resolve) => busy.close(resolve));
+    }
   });
 });

@@ -56,6 +56,7 @@ describe('runModelOptions', () => {
   it('checks the ranges the coordinator accepts', () => {
     expect(() => runModelOptions({ retries: 11 })).toThrow('--retries must be a whole number from 0 to 10, got 11');
     expect(() => runModelOptions({ retries: 1.5 })).toThrow(/--retries/);
+    expect(() => runModelOptions({ retries: Number('abc') })).toThrow('--retries must be a whole number from 0 to 10, got something that is not a number');
     expect(() => runModelOptions({ 'main-timeout': 5 })).toThrow(/--main-timeout must be a duration from 10 s to 24 h/);
     expect(() => runModelOptions({ 'task-timeout': '5s' })).toThrow(/--task-timeout must be a duration from 10 s to 7 days/);
   });

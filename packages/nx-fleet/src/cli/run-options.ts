@@ -51,7 +51,9 @@ export function runModelOptions(flags: RunModelFlags): RunModelOptions {
   if (flags.retries !== undefined) {
     const { min, max } = RUN_LIMITS.retries;
     if (!Number.isInteger(flags.retries) || flags.retries < min || flags.retries > max) {
-      throw new Error(`--retries must be a whole number from ${min} to ${max}, got ${JSON.stringify(flags.retries)}`);
+      // yargs gives NaN for a word (`--retries abc`), which JSON would show as "null"
+      const got = Number.isNaN(flags.retries) ? 'something that is not a number' : String(flags.retries);
+      throw new Error(`--retries must be a whole number from ${min} to ${max}, got ${got}`);
     }
     options.retries = flags.retries;
   }

@@ -72,6 +72,33 @@ function resolveServerToken(args: Args, dataDir: string): { token: string; origi
   return { token: readFileSync(file, 'utf8').trim(), origin: `${file} (generated)` };
 }
 
+/** Runs `start`, turning the system errors a wrong --data-dir, --port or --host gives into one line saying what to change. */
+async function explainStartError<T>(args: Args, dataDir: string, start: () => Promise<T>): Promise<T> {
+  try {
+    return await start();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const where = `${args.host}:${args.port}`;
+    switch (code) {
+      case 'ENOTDIR':
+      case 'EEXIST':
+        throw new Error(`--data-dir ${dataDir} cannot be used: a file is in the way of the folder (pick another --data-dir)`);
+      case 'EACCES':
+      case 'EPERM':
+      case 'EROFS':
+        throw new Error(`cannot write to --data-dir ${dataDir} or listen on ${where} (${code}): pick a folder this user can write, or a port above 1023`);
+      case 'EADDRINUSE':
+        throw new Error(`${where} is already in use (another coordinator?): stop it, or pick another --port`);
+      case 'EADDRNOTAVAIL':
+      case 'ENOTFOUND':
+      case 'EAI_AGAIN':
+        throw new Error(`--host ${args.host} is not an address of this machine (${code}): use 127.0.0.1, 0.0.0.0 or one of its addresses`);
+      default:
+        throw error;
+    }
+  }
+}
+
 export const serve: CommandModule<object, Args> = {
   command: 'serve',
   describe: 'Run a coordinator: SQLite state and a blob folder under --data-dir',
@@ -104,15 +131,17 @@ export const serve: CommandModule<object, Args> = {
         serverLimits(a); // throws naming the flag and its range
         trustedBranches(a['trusted-branches']);
         if (!Number.isInteger(a['lease-ms']) || a['lease-ms'] < 100) throw new Error('--lease-ms must be a whole number of milliseconds, at least 100');
+        if (String(a['data-dir']).trim() === '') throw new Error('--data-dir must name a folder (default .fleet)');
         return true;
       }) as never,
   handler: async (args) => {
     const reporter = streamReporter(process.stderr, { verbose: process.env.FLEET_VERBOSE === 'true' });
     const dataDir = resolve(args['data-dir']);
-    const { token, origin } = resolveServerToken(args, dataDir);
     // the coordinator is loaded only here: no client code depends on it
     const { startServer } = await import('@fleet/coordinator');
-    const server = await startServer({
+    const server = await explainStartError(args, dataDir, async () => {
+      const { token, origin } = resolveServerToken(args, dataDir);
+      return { origin, server: await startServer({
       host: args.host,
       port: args.port,
       dataDir,
@@ -122,10 +151,11 @@ export const serve: CommandModule<object, Args> = {
       ...serverLimits(args),
       ...(trustedBranches(args['trusted-branches']) === undefined ? {} : { trustedBranches: trustedBranches(args['trusted-branches']) }),
       reporter,
+      }) };
     });
-    process.stdout.write(`Fleet coordinator listening on ${server.url} (data in ${dataDir}; token from ${origin})\n`);
+    process.stdout.write(`Fleet coordinator listening on ${server.server.url} (data in ${dataDir}; token from ${server.origin})\n`);
     const shutdown = (): void => {
-      void server.close().then(() => process.exit(0));
+      void server.server.close().then(() => process.exit(0));
     };
     process.once('SIGINT', shutdown);
     process.once('SIGTERM', shutdown);
