@@ -107,6 +107,32 @@ describe('MainCache', () => {
     expect(staged?.archive && existsSync(staged.archive)).toBe(true);
   });
 
+  it('stages a task the coordinator cancelled with exit code 1, even when the agent that was stopped reported 130', async () => {
+    // --stop-agents-on-failure: c:build was running on an agent when b:test failed; the agent stopped it (SIGINT, 130).
+    // Locally it would have run and passed, and Nx's exit code must stay the failure's, not a signal's.
+    const views = [
+      view(1, [task('b:test', { status: 'leased', hash: 'h2' }), task('c:build', { status: 'leased', hash: 'h3' })]),
+      view(2, [
+        task('b:test', { status: 'failed', hash: 'h2', agent: 'agent-2', exitCode: 1 }),
+        task('c:build', { status: 'cancelled', hash: 'h3', agent: 'agent-3', exitCode: 130, message: 'not run: b:test failed' }),
+      ]),
+    ];
+    const client = fakeClient(views, {});
+    const watcher = new ExecutionWatcher(client, 'x1', reporter());
+    const replayDir = join(dir, 'replay-cancelled');
+    const cache = new MainCache(client, reporter(), join(dir, 'tmp'), watcher, replayDir, [
+      { id: 'b:test', hash: 'h2' },
+      { id: 'c:build', hash: 'h3' },
+    ]);
+    watchers.push(watcher);
+    watcher.start(views[0]);
+    expect(await cache.get('h3')).toBeNull();
+    const staged = readStagedReplay(replayDir, 'c:build');
+    expect(staged).toMatchObject({ taskId: 'c:build', exitCode: 1 });
+    expect(staged?.banner).toBe('[fleet] c:build was cancelled by the coordinator: not run: b:test failed');
+    expect(readStagedReplay(replayDir, 'b:test')).toMatchObject({ exitCode: 1 });
+  });
+
   it('says a retry happened: a flaky success is warned about and summarised, a failure after a retry says so in its banner', async () => {
     const ok = archive('flaky-ok', 0, 'PASS\n');
     const failed = archive('again', 1, 'FAIL marker-123\n');

@@ -134,7 +134,9 @@ export class MainCache extends CoordinatorCache {
   }
 
   private stage(task: TaskView, archive: string | null, banner: string): void {
-    const exitCode = task.exitCode && task.exitCode > 0 ? task.exitCode : 1;
+    // a failure keeps the agent's code; a task Fleet cancelled or skipped exits 1 even when the agent that was
+    // stopped reported a signal's code (130): it did not fail, and main's exit code must stay the failure's
+    const exitCode = task.status === 'failed' && task.exitCode && task.exitCode > 0 ? task.exitCode : 1;
     stageReplay(this.replayDir, { taskId: task.id, exitCode, banner }, archive);
   }
 }
