@@ -181,6 +181,22 @@ describe.each(e2eNxVersions())('distributed run on a hand-made workspace, Nx %s'
     expect(replayed.stdout).toContain('built-a');
   });
 
+  it('(a fact of Nx, no Fleet) a failed task whose dependants Nx skips: exit 1, but 130 on Nx 21-23', async () => {
+    // Nx 21.6-23.3 count a command with skipped tasks as not completed and exit with SIGINT's code; so does
+    // main when Fleet cancels a running task under --stop-agents-on-failure and Nx skips its dependants
+    const local = (await fleetWorkspaces(template, coordinator, 0, (dir) => {
+      const file = join(dir, 'packages/a/project.json');
+      const project = JSON.parse(readFileSync(file, 'utf8'));
+      project.targets.build.options.command = 'echo a-build-fails && exit 1';
+      writeFileSync(file, JSON.stringify(project));
+    })).main;
+    const result = await nx(local, isolatedEnv(local), ['run-many', '-t', 'build', ...logFlags(version)]);
+    expect(result.output).toContain('a-build-fails');
+    expect(result.output).not.toContain('built-b'); // b:build was skipped
+    const major = Number(version.split('.')[0]);
+    expect(result).toExitWith(major >= 21 && major <= 23 ? 130 : 1);
+  });
+
   it('with nothing affected, exits 0 at once and the agents leave within 30 s', async () => {
     const run = await distributed(['affected', '-t', 'build', 'test', 'lint', '--base=HEAD', '--head=HEAD'], { agents: 2 });
     expect(run.main).toExitWith(0);
