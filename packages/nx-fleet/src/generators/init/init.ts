@@ -1,4 +1,5 @@
 import { formatFiles, logger, readJson, writeJson, type Tree } from '@nx/devkit';
+import { addToGitignore } from '../utils/gitignore';
 import { classifyNxVersion, nxRangeFromPackageJson, readInstalledNxVersion } from '../../nx-version';
 import type { InitGeneratorSchema } from './schema';
 import { FleetUrlError, normalizeCoordinatorUrl, verifyCoordinator } from './verify-url';
@@ -116,13 +117,7 @@ export function configurePlugin(tree: Tree, url: string): boolean {
 
 /** Adds `.fleet/` (Fleet's local state) to .gitignore unless it is already ignored. Returns true when changed. */
 export function ignoreFleetFolder(tree: Tree): boolean {
-  const current = tree.read('.gitignore', 'utf-8') ?? '';
-  const lines = current.split(/\r?\n/).map((l) => l.trim());
-  if (lines.some((l) => ['.fleet', '.fleet/', '/.fleet', '/.fleet/'].includes(l))) return false;
-  const block = `# Fleet (distributed task execution)\n${GITIGNORE_ENTRY}\n`;
-  const prefix = current === '' ? '' : `${current.endsWith('\n') ? current : `${current}\n`}\n`;
-  tree.write('.gitignore', `${prefix}${block}`);
-  return true;
+  return addToGitignore(tree, 'Fleet (distributed task execution)', [GITIGNORE_ENTRY]);
 }
 
 /** `nx g nx-fleet:init --url=<coordinator> [--no-verify]`. Writes no token, ever. */
