@@ -129,7 +129,7 @@ export async function preTasksExecution(options: FleetRunnerOptions | undefined,
       return;
     }
     saveHookState(root, context.id, { executionId: null, relayPid: relay.pid, resultFile: join(dir, 'result.json') });
-    for (const [key, value] of Object.entries(hookEnv(relay, null))) process.env[key] = value;
+    Object.assign(process.env, hookEnv(relay, null));
     return;
   }
   const { marker } = decision;
@@ -151,7 +151,7 @@ export async function preTasksExecution(options: FleetRunnerOptions | undefined,
   const relayState = await startRelayProcess(root, dir, executionId, plan.distributed, config);
   saveHookState(root, context.id, { executionId, relayPid: relayState.pid, resultFile: join(dir, 'result.json') });
   // every assignment is recorded by Nx and applied to the main process
-  for (const [key, value] of Object.entries(hookEnv(relayState, join(dir, 'replay')))) process.env[key] = value;
+  Object.assign(process.env, hookEnv(relayState, join(dir, 'replay')));
 }
 
 /** Ends the execution: tells the relay the command's outcome and waits for it to leave. */

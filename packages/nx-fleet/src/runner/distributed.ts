@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { rmSync } from 'node:fs';
 import { FleetClient } from '../client/fleet-client';
 import type { ClientConfig } from '../config';
+import type { NxCacheKind } from '../nx-version';
 import type { NxRunnerContext, NxRunnerOptions, NxTask, NxTasksRunner } from '../nx/types';
 import { startRelay } from '../relay/relay-server';
 import type { Reporter } from '../reporter';
@@ -23,7 +24,7 @@ export interface DistributedRunInput {
   workspaceRoot: string;
   marker: RunMarker;
   config: ClientConfig;
-  kind: 'http' | 'legacy';
+  kind: NxCacheKind;
   reporter: Reporter;
   defaultRunner: NxTasksRunner;
   isCacheable: (task: NxTask) => boolean;

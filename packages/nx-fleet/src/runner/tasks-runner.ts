@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { FleetClient } from '../client/fleet-client';
 import { readNxJson, resolveClientConfig, type ClientConfig, type FleetRunnerOptions } from '../config';
 import { requireFromWorkspace } from '../nx/load';
-import { classifyNxVersion, nxPackageVersion } from '../nx-version';
+import { classifyNxVersion, nxPackageVersion, type NxCacheKind } from '../nx-version';
 import type { NxRunnerContext, NxRunnerOptions, NxTask, NxTasksRunner } from '../nx/types';
 import { CoordinatorCache } from '../relay/cache-handler';
 import { startRelay } from '../relay/relay-server';
@@ -60,7 +60,7 @@ async function runWithRemoteCache(
   tasks: NxTask[],
   options: NxRunnerOptions,
   context: NxRunnerContext,
-  env: { workspaceRoot: string; reporter: Reporter; kind: 'http' | 'legacy'; client: FleetClient; defaultRunner: NxTasksRunner },
+  env: { workspaceRoot: string; reporter: Reporter; kind: NxCacheKind; client: FleetClient; defaultRunner: NxTasksRunner },
 ): Promise<unknown> {
   const tmpDir = join(fleetDir(env.workspaceRoot), 'tmp');
   let relay;
